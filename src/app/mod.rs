@@ -1,0 +1,180 @@
+//! The app's model: every run, the selection, focus, panes, connection state and the clock.
+//!
+//! Elm-style: [`update::update`] is the only place this state changes, driven by [`msg::Msg`];
+//! the view (`crate::ui`) only reads it. Runs are kept sorted by number (then id) with an index
+//! by id, so the selection follows its run when rows arrive or change.
+
+pub mod keys;
+pub mod msg;
+pub mod update;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ratatui::style::Color;
+
+use crate::client::BatchInfo;
+use crate::model::{Decoded, Run, Summary};
+
+pub use msg::{Cmd, Msg};
+pub use update::update;
+
+/// Where keyboard focus is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    #[default]
+    Table,
+    Detail,
+}
+
+/// The feed's connection state, as the header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    Connecting,
+    Live,
+    Reconnecting { reason: String, attempt: u32, retry_in: Duration },
+    Failed { reason: String, detail: String },
+}
+
+/// The selected run's packets, decoded once when the selection or the run changes (decoding on
+/// every frame would redo the work 4+ times a second).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailCache {
+    pub run_id: String,
+    pub payload: Decoded,
+    pub output: Decoded,
+    pub metadata: Decoded,
+}
+
+/// The whole state of the dashboard.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub batch_id: String,
+    /// Where the feed comes from, for the header (e.g. `demo server 127.0.0.1:41234`).
+    pub source: String,
+    pub connection: Connection,
+    /// Every run, sorted by number then id.
+    pub runs: Vec<Run>,
+    index: HashMap<String, usize>,
+    pub summary: Summary,
+    pub batch_info: Option<BatchInfo>,
+    /// The selected run's id; the selection follows the run, not the row position.
+    pub selected: Option<String>,
+    /// First run shown in the table (scrolling).
+    pub table_offset: usize,
+    pub focus: Focus,
+    /// Lines scrolled in the detail pane.
+    pub detail_scroll: u16,
+    pub detail: Option<DetailCache>,
+    pub show_log: bool,
+    /// The clock the view renders with; advanced by ticks so snapshots can freeze it.
+    pub now: DateTime<Utc>,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    /// Status colour overrides from the config file (API status in lower case → colour).
+    pub colors: BTreeMap<String, Color>,
+    /// When the last run update arrived.
+    pub last_update: Option<DateTime<Utc>>,
+    pub should_quit: bool,
+}
+
+impl App {
+    pub fn new(batch_id: impl Into<String>, source: impl Into<String>, now: DateTime<Utc>) -> Self {
+        Self {
+            batch_id: batch_id.into(),
+            source: source.into(),
+            connection: Connection::Connecting,
+            runs: Vec::new(),
+            index: HashMap::new(),
+            summary: Summary::default(),
+            batch_info: None,
+            selected: None,
+            table_offset: 0,
+            focus: Focus::Table,
+            detail_scroll: 0,
+            detail: None,
+            show_log: false,
+            now,
+            size: (120, 40),
+            colors: BTreeMap::new(),
+            last_update: None,
+            should_quit: false,
+        }
+    }
+
+    /// Position of the selected run in [`App::runs`].
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected.as_ref().and_then(|id| self.index.get(id).copied())
+    }
+
+    /// The selected run.
+    pub fn selected_run(&self) -> Option<&Run> {
+        self.selected_index().map(|i| &self.runs[i])
+    }
+
+    /// A run by id.
+    pub fn run(&self, id: &str) -> Option<&Run> {
+        self.index.get(id).map(|&i| &self.runs[i])
+    }
+
+    /// Inserts or replaces a run, keeping the order, the index and the summary right.
+    /// Returns true when the run is new.
+    pub(crate) fn upsert(&mut self, run: Run) -> bool {
+        if let Some(&i) = self.index.get(&run.id) {
+            self.summary.remove(&self.runs[i]);
+            self.summary.add(&run);
+            if sort_key(&self.runs[i]) == sort_key(&run) {
+                self.runs[i] = run;
+                return false;
+            }
+            self.runs.remove(i);
+            self.insert_sorted(run);
+            return false;
+        }
+        self.summary.add(&run);
+        self.insert_sorted(run);
+        true
+    }
+
+    fn insert_sorted(&mut self, run: Run) {
+        let key = sort_key(&run);
+        let at = self.runs.partition_point(|r| sort_key(r) < key);
+        let append = at == self.runs.len();
+        self.runs.insert(at, run);
+        if append {
+            self.index.insert(self.runs[at].id.clone(), at);
+        } else {
+            self.reindex();
+        }
+    }
+
+    /// Removes a run by id.
+    pub(crate) fn remove(&mut self, id: &str) {
+        if let Some(i) = self.index.get(id).copied() {
+            let run = self.runs.remove(i);
+            self.summary.remove(&run);
+            self.reindex();
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        for (i, run) in self.runs.iter().enumerate() {
+            self.index.insert(run.id.clone(), i);
+        }
+    }
+
+    /// The batch is done: every run the batch record counts has been seen, and all are final.
+    pub fn batch_done(&self) -> bool {
+        let expected = self.batch_info.as_ref().and_then(|b| b.run_count).unwrap_or(0) as usize;
+        self.summary.all_final() && self.summary.total() >= expected
+    }
+}
+
+fn sort_key(run: &Run) -> (i64, &str) {
+    (run.number.unwrap_or(i64::MAX), run.id.as_str())
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;

@@ -1,0 +1,28 @@
+//! Everything that can happen to the app ([`Msg`]), and the effects `update` asks the loop to
+//! carry out ([`Cmd`]).
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+use crate::client::FeedEvent;
+
+/// One thing that happened: a fact from outside or a key from the user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    /// The feed task reported something.
+    Feed(FeedEvent),
+    /// A key was pressed.
+    Key(KeyEvent),
+    /// The terminal was resized to (columns, rows).
+    Resize(u16, u16),
+    /// The clock moved on (elapsed times refresh).
+    Tick(DateTime<Utc>),
+    /// Leave now (signals, closed channels).
+    Quit,
+}
+
+/// An effect for the event loop to carry out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Quit,
+}

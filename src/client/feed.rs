@@ -1,0 +1,342 @@
+//! One HTTP round of the feed: builds the request from the shape's position, sends it, checks
+//! the status and headers, and parses the body. No retries here; `task` decides what to do.
+
+use std::time::Duration;
+
+use reqwest::{StatusCode, header::HeaderMap};
+use thiserror::Error;
+
+use crate::config::Secret;
+use crate::protocol::{BodyError, Message, Schema, headers, parse_body, versions};
+use crate::sanitize::clip_line;
+
+use super::shape::Shape;
+
+/// Where and how to read a feed.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    /// Base URL, e.g. `https://api.trigger.dev`.
+    pub api_url: reqwest::Url,
+    pub batch_id: String,
+    pub token: Secret,
+    /// `x-trigger-branch` for preview branches.
+    pub branch: Option<String>,
+    /// Columns to leave out (`skipColumns`).
+    pub skip_columns: Vec<String>,
+}
+
+/// Why a round failed. [`FeedError::is_retryable`] says whether the task tries again.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum FeedError {
+    #[error(
+        "401 Unauthorized: the server rejected the credential; check TRIGGER_SECRET_KEY or \
+         TRIGGER_ACCESS_TOKEN ({0})"
+    )]
+    Unauthorized(String),
+    #[error("403 Forbidden: the token lacks the read:batch:{batch} (or read:runs) scope ({detail})")]
+    Forbidden { batch: String, detail: String },
+    #[error("404 Not Found: no batch {batch} on this server or environment ({detail})")]
+    NotFound { batch: String, detail: String },
+    #[error("HTTP {status}: the server refused the request ({detail})")]
+    Rejected { status: u16, detail: String },
+    #[error("HTTP {status} from the server ({detail})")]
+    Server { status: u16, detail: String },
+    #[error("network error: {0}")]
+    Network(String),
+    #[error(
+        "the response lacks the required header(s) {}; a proxy may be stripping them, or the \
+         server is not a Trigger.dev realtime endpoint",
+        .0.join(", ")
+    )]
+    MissingHeaders(Vec<&'static str>),
+    #[error("bad response body: {0}")]
+    BadBody(String),
+}
+
+impl FeedError {
+    /// 429, 5xx, network errors and unreadable bodies are transient; other 4xx are final.
+    /// Missing headers are retried a few times by the task, then final.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Server { .. } | Self::Network(_) | Self::BadBody(_))
+    }
+
+    /// A short label for the header line.
+    pub fn short(&self) -> String {
+        match self {
+            Self::Unauthorized(_) => "401 unauthorized: bad key or token".into(),
+            Self::Forbidden { batch, .. } => format!("403 forbidden: token lacks read:batch:{batch}"),
+            Self::NotFound { batch, .. } => format!("404: batch {batch} not found"),
+            Self::Rejected { status, .. } => format!("HTTP {status}"),
+            Self::Server { status, .. } => format!("HTTP {status}"),
+            Self::Network(e) => clip_line(e, 60),
+            Self::MissingHeaders(h) => format!("missing headers: {}", h.join(", ")),
+            Self::BadBody(_) => "unreadable response body".into(),
+        }
+    }
+}
+
+/// A successful round.
+#[derive(Debug)]
+pub struct Response {
+    pub messages: Vec<Message>,
+    pub offset: String,
+    pub handle: String,
+    pub cursor: Option<String>,
+    pub schema: Option<Schema>,
+    pub bytes: usize,
+}
+
+/// What a round produced: data, or a must-refetch with the new handle.
+#[derive(Debug)]
+pub enum Outcome {
+    Data(Response),
+    MustRefetch { handle: Option<String> },
+}
+
+/// The shape URL for the shape's current position.
+pub fn shape_url(config: &FeedConfig, shape: &Shape) -> reqwest::Url {
+    let mut url = config.api_url.clone();
+    let base = url.path().trim_end_matches('/').to_string();
+    url.set_path(&format!("{base}/realtime/v1/batches/{}", config.batch_id));
+    {
+        let mut q = url.query_pairs_mut();
+        q.clear();
+        if let Some(handle) = &shape.handle {
+            q.append_pair("handle", handle);
+        }
+        if shape.live {
+            q.append_pair("cursor", shape.cursor.as_deref().unwrap_or(""));
+            q.append_pair("live", "true");
+        }
+        q.append_pair("log", "full");
+        q.append_pair("offset", &shape.offset);
+        if !config.skip_columns.is_empty() {
+            q.append_pair("skipColumns", &config.skip_columns.join(","));
+        }
+    }
+    url
+}
+
+/// The request headers the official client sends (PROTOCOL.md §1).
+pub fn request_headers(config: &FeedConfig) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        ("authorization", format!("Bearer {}", config.token.expose())),
+        (headers::ELECTRIC_VERSION, versions::ELECTRIC.to_string()),
+        (headers::API_VERSION, versions::API.to_string()),
+        (headers::TRIGGER_VERSION, versions::SDK.to_string()),
+    ];
+    if let Some(branch) = &config.branch {
+        h.push((headers::BRANCH, branch.clone()));
+    }
+    h
+}
+
+/// Sends one request for the shape's position and reads the answer.
+pub async fn round(
+    http: &reqwest::Client,
+    config: &FeedConfig,
+    shape: &Shape,
+    timeout: Duration,
+) -> Result<Outcome, FeedError> {
+    let url = shape_url(config, shape);
+    let mut request = http.get(url).timeout(timeout);
+    for (name, value) in request_headers(config) {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.map_err(|e| FeedError::Network(describe(&e)))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(|e| FeedError::Network(describe(&e)))?;
+
+    match status {
+        StatusCode::OK => read_ok(&headers, &body, shape.live),
+        StatusCode::CONFLICT => {
+            let handle = header(&headers, headers::HANDLE, headers::LEGACY_HANDLE);
+            Ok(Outcome::MustRefetch { handle })
+        }
+        _ => Err(classify(status, &body, &config.batch_id)),
+    }
+}
+
+fn header(map: &HeaderMap, name: &str, legacy: &str) -> Option<String> {
+    map.get(name)
+        .or_else(|| map.get(legacy))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn read_ok(map: &HeaderMap, body: &[u8], live: bool) -> Result<Outcome, FeedError> {
+    let offset = header(map, headers::OFFSET, headers::LEGACY_OFFSET);
+    let handle = header(map, headers::HANDLE, headers::LEGACY_HANDLE);
+    let cursor = header(map, headers::CURSOR, headers::CURSOR);
+    let schema_text = header(map, headers::SCHEMA, headers::SCHEMA);
+
+    let mut missing = Vec::new();
+    if handle.is_none() {
+        missing.push(headers::HANDLE);
+    }
+    if offset.is_none() {
+        missing.push(headers::OFFSET);
+    }
+    if !live && schema_text.is_none() {
+        missing.push(headers::SCHEMA);
+    }
+    if live && cursor.is_none() {
+        missing.push(headers::CURSOR);
+    }
+    let (Some(offset), Some(handle)) = (offset, handle) else {
+        return Err(FeedError::MissingHeaders(missing));
+    };
+    if !missing.is_empty() {
+        return Err(FeedError::MissingHeaders(missing));
+    }
+    let schema = match schema_text {
+        Some(text) => Some(Schema::parse(&text).map_err(|e| FeedError::BadBody(e.to_string()))?),
+        None => None,
+    };
+    let messages = parse_body(body).map_err(|BodyError::NotJson(e)| {
+        FeedError::BadBody(format!("{} ({} bytes)", clip_line(&e, 120), body.len()))
+    })?;
+    Ok(Outcome::Data(Response { messages, offset, handle, cursor, schema, bytes: body.len() }))
+}
+
+/// Turns a non-200, non-409 answer into an error, with the server's own words clipped.
+pub fn classify(status: StatusCode, body: &[u8], batch: &str) -> FeedError {
+    let detail = error_detail(body);
+    let batch = batch.to_string();
+    match status.as_u16() {
+        401 => FeedError::Unauthorized(detail),
+        403 => FeedError::Forbidden { batch, detail },
+        404 => FeedError::NotFound { batch, detail },
+        429 => FeedError::Server { status: 429, detail },
+        s if s >= 500 => FeedError::Server { status: s, detail },
+        s => FeedError::Rejected { status: s, detail },
+    }
+}
+
+/// The `error`/`message` field of a JSON error body, or a note on what the body was.
+fn error_detail(body: &[u8]) -> String {
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
+        for key in ["error", "message"] {
+            if let Some(text) = json.get(key).and_then(|v| v.as_str()) {
+                return clip_line(text, 160);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    if text.trim_start().starts_with('<') {
+        return "the body is HTML, not a Trigger.dev API answer".into();
+    }
+    if text.trim().is_empty() {
+        return "empty body".into();
+    }
+    clip_line(&text, 160)
+}
+
+/// A network error with its causes, e.g. "error sending request: connection refused".
+pub fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "request timed out".to_string()
+    } else if error.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(error);
+    let mut last = String::new();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if line != last && !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+            last = line;
+        }
+        source = cause.source();
+    }
+    clip_line(&text, 200)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> FeedConfig {
+        FeedConfig {
+            api_url: reqwest::Url::parse("https://api.example.com/base/").unwrap(),
+            batch_id: "batch_1".into(),
+            token: Secret::new("tr_dev_secret".into()),
+            branch: None,
+            skip_columns: vec![],
+        }
+    }
+
+    #[test]
+    fn first_request_is_offset_minus_one_without_handle() {
+        let url = shape_url(&config(), &Shape::default());
+        assert_eq!(url.path(), "/base/realtime/v1/batches/batch_1");
+        assert_eq!(url.query(), Some("log=full&offset=-1"));
+    }
+
+    #[test]
+    fn live_request_carries_handle_offset_and_cursor() {
+        let mut shape = Shape::default();
+        shape.handle = Some("h-1".into());
+        shape.offset = "100_0".into();
+        shape.cursor = Some("c9".into());
+        shape.live = true;
+        let mut cfg = config();
+        cfg.skip_columns = vec!["payload".into(), "output".into()];
+        let url = shape_url(&cfg, &shape);
+        assert_eq!(
+            url.query(),
+            Some("handle=h-1&cursor=c9&live=true&log=full&offset=100_0&skipColumns=payload%2Coutput")
+        );
+    }
+
+    #[test]
+    fn headers_match_the_official_client() {
+        let h = request_headers(&config());
+        let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
+        assert_eq!(get("x-trigger-electric-version").as_deref(), Some("1.0.0-beta.1"));
+        assert_eq!(get("x-trigger-api-version").as_deref(), Some("2025-07-16"));
+        assert_eq!(get("authorization").as_deref(), Some("Bearer tr_dev_secret"));
+        assert!(get("trigger-version").is_some());
+    }
+
+    #[test]
+    fn missing_headers_are_named() {
+        let map = HeaderMap::new();
+        let err = read_ok(&map, b"[]", false).unwrap_err();
+        assert_eq!(
+            err,
+            FeedError::MissingHeaders(vec!["electric-handle", "electric-offset", "electric-schema"])
+        );
+        assert!(err.to_string().contains("proxy"));
+    }
+
+    #[test]
+    fn legacy_header_names_are_accepted() {
+        let mut map = HeaderMap::new();
+        map.insert("electric-chunk-last-offset", "5_0".parse().unwrap());
+        map.insert("electric-shape-id", "h".parse().unwrap());
+        map.insert("electric-schema", "{}".parse().unwrap());
+        let Outcome::Data(r) = read_ok(&map, b"[]", false).unwrap() else { panic!() };
+        assert_eq!((r.offset.as_str(), r.handle.as_str()), ("5_0", "h"));
+    }
+
+    #[test]
+    fn statuses_classify_with_clear_causes() {
+        let e = classify(StatusCode::UNAUTHORIZED, br#"{"error":"Invalid API key"}"#, "batch_1");
+        assert!(!e.is_retryable());
+        assert!(e.to_string().contains("Invalid API key"));
+        let e = classify(StatusCode::FORBIDDEN, b"{}", "batch_1");
+        assert!(e.to_string().contains("read:batch:batch_1"));
+        let e = classify(StatusCode::NOT_FOUND, b"", "batch_1");
+        assert!(e.to_string().contains("batch_1"));
+        assert!(classify(StatusCode::TOO_MANY_REQUESTS, b"", "b").is_retryable());
+        assert!(classify(StatusCode::BAD_GATEWAY, b"<html>x</html>", "b").is_retryable());
+        let e = classify(StatusCode::GATEWAY_TIMEOUT, b"<html>upstream timed out</html>", "b");
+        assert!(e.to_string().contains("HTML"));
+        assert!(!classify(StatusCode::BAD_REQUEST, b"", "b").is_retryable());
+    }
+}

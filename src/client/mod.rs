@@ -1,0 +1,10 @@
+//! The feed client: one HTTP round (`feed`), the shape state (`shape`) and the background task
+//! that loops, retries and reports to the app (`task`).
+
+pub mod feed;
+pub mod shape;
+pub mod task;
+
+pub use feed::{FeedConfig, FeedError};
+pub use shape::{Flush, Shape};
+pub use task::{BatchInfo, ExitReason, FeedEvent};

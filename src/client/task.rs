@@ -1,0 +1,249 @@
+//! The background feed task: loops over rounds, retries with backoff, restarts on must-refetch,
+//! and sends what happened to the app as [`FeedEvent`]s over a bounded channel. The app never
+//! sees HTTP; this task never touches app state.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+use super::feed::{self, FeedConfig, FeedError, Outcome};
+use super::shape::{Flush, Shape};
+
+/// How long a live long-poll may take before we give up on it: the server holds ~20 s.
+const LIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a catch-up (non-live) request may take.
+const CATCHUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Consecutive 409s without data before the task slows down (CASES.md C08).
+const REFETCH_STORM: u32 = 3;
+/// Responses missing required headers are retried this many times, then the feed fails (C07).
+const MISSING_HEADER_TRIES: u32 = 3;
+
+/// What the feed task tells the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedEvent {
+    /// A request is on its way and nothing has been received yet.
+    Connecting,
+    /// Caught up: the feed is live.
+    Live,
+    /// Runs changed (at an `up-to-date`).
+    Runs(Flush),
+    /// A transient fault; the task retries after `retry_in`.
+    Reconnecting { reason: String, detail: String, attempt: u32, retry_in: Duration },
+    /// The feed ended for good; the message says why and what to do.
+    Failed { reason: String, detail: String, code: ExitReason },
+    /// The batch's own record (run count, status).
+    BatchInfo(BatchInfo),
+}
+
+/// Why a feed failed, for exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    Auth,
+    NotFound,
+    Protocol,
+    Other,
+}
+
+/// The batch record (`GET /api/v2/batches/{id}`), the parts the dashboard uses.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchInfo {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub run_count: Option<u64>,
+}
+
+/// Spawns the feed task on the current runtime.
+pub fn spawn(config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(config, feed_tx))
+}
+
+fn backoff() -> impl Iterator<Item = Duration> {
+    // PROTOCOL.md §2: the official client starts at 100 ms, ×1.3, capped at 10 s, forever.
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_factor(1.3)
+        .with_max_delay(Duration::from_secs(10))
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// Builds the HTTP client: rustls with the platform's roots, no cookies, our user agent.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(concat!("trigger-tui/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+}
+
+/// Runs the feed until it fails for good or the receiver is dropped.
+pub async fn run(config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) {
+    let http = match http_client() {
+        Ok(http) => http,
+        Err(e) => {
+            let _ = feed_tx
+                .send(FeedEvent::Failed {
+                    reason: "could not set up HTTP".into(),
+                    detail: e.to_string(),
+                    code: ExitReason::Other,
+                })
+                .await;
+            return;
+        }
+    };
+    tokio::spawn(batch_info(http.clone(), config.clone(), feed_tx.clone()));
+
+    let mut shape = Shape::default();
+    let mut delays = backoff();
+    let mut attempt = 0u32;
+    let mut header_strikes = 0u32;
+    let mut refetch_strikes = 0u32;
+    let mut reported_live = false;
+    if feed_tx.send(FeedEvent::Connecting).await.is_err() {
+        return;
+    }
+
+    loop {
+        let timeout = if shape.live { LIVE_TIMEOUT } else { CATCHUP_TIMEOUT };
+        debug!(
+            batch_id = %config.batch_id,
+            offset = %shape.offset,
+            handle = shape.handle.as_deref().unwrap_or("-"),
+            live = shape.live,
+            "feed request"
+        );
+        let result = feed::round(&http, &config, &shape, timeout).await;
+        let (error, retry_in) = match result {
+            Ok(Outcome::Data(response)) => {
+                if attempt > 0 {
+                    info!(attempt, "feed reconnected");
+                }
+                attempt = 0;
+                header_strikes = 0;
+                delays = backoff();
+                shape.handle = Some(response.handle);
+                shape.offset = response.offset;
+                if response.cursor.is_some() {
+                    shape.cursor = response.cursor;
+                }
+                if let Some(schema) = response.schema {
+                    shape.schema = Some(schema);
+                }
+                let flushes = shape.apply(response.messages);
+                let caught_up = !flushes.is_empty();
+                for flush in flushes {
+                    refetch_strikes = 0;
+                    if feed_tx.send(FeedEvent::Runs(flush)).await.is_err() {
+                        return;
+                    }
+                }
+                if caught_up && !reported_live {
+                    reported_live = true;
+                    info!(runs = shape.len(), "feed live");
+                    if feed_tx.send(FeedEvent::Live).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            Ok(Outcome::MustRefetch { handle }) => {
+                refetch_strikes += 1;
+                let old = shape.handle.clone();
+                let handle = handle.or_else(|| old.as_ref().map(|h| format!("{h}-next")));
+                info!(
+                    new_handle = handle.as_deref().unwrap_or("-"),
+                    "must-refetch: restarting the shape from offset -1"
+                );
+                shape.refetch(handle);
+                if refetch_strikes < REFETCH_STORM {
+                    continue;
+                }
+                let detail = format!(
+                    "the server answered 409 must-refetch {refetch_strikes} times in a row without \
+                     data; slowing down"
+                );
+                let error = FeedError::Server { status: 409, detail };
+                (error, delays.next().unwrap_or(Duration::from_secs(10)))
+            }
+            Err(FeedError::MissingHeaders(names)) if header_strikes + 1 < MISSING_HEADER_TRIES => {
+                header_strikes += 1;
+                // At least a second, doubling: a proxy that strips headers does not heal fast.
+                let delay = Duration::from_secs(1 << header_strikes);
+                (FeedError::MissingHeaders(names), delay)
+            }
+            Err(error) if error.is_retryable() => {
+                let delay = delays.next().unwrap_or(Duration::from_secs(10));
+                (error, delay)
+            }
+            Err(error) => {
+                let code = match &error {
+                    FeedError::Unauthorized(_) | FeedError::Forbidden { .. } => ExitReason::Auth,
+                    FeedError::NotFound { .. } => ExitReason::NotFound,
+                    FeedError::MissingHeaders(_) | FeedError::BadBody(_) => ExitReason::Protocol,
+                    _ => ExitReason::Other,
+                };
+                error!(error = %error, "feed failed");
+                let _ = feed_tx
+                    .send(FeedEvent::Failed { reason: error.short(), detail: error.to_string(), code })
+                    .await;
+                return;
+            }
+        };
+
+        attempt += 1;
+        reported_live = false;
+        let reason = if refetch_strikes >= REFETCH_STORM {
+            "shape keeps resetting (409)".to_string()
+        } else {
+            error.short()
+        };
+        warn!(attempt, delay_ms = retry_in.as_millis() as u64, error = %error, "feed retrying");
+        let event =
+            FeedEvent::Reconnecting { reason, detail: error.to_string(), attempt, retry_in };
+        if feed_tx.send(event).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(retry_in).await;
+    }
+}
+
+/// Fetches the batch record once, retrying transient faults a few times; failures are logged,
+/// not fatal (the feed itself reports auth and not-found errors).
+async fn batch_info(http: reqwest::Client, config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) {
+    let mut url = config.api_url.clone();
+    let base = url.path().trim_end_matches('/').to_string();
+    url.set_path(&format!("{base}/api/v2/batches/{}", config.batch_id));
+    let mut delays = backoff();
+    for _ in 0..8 {
+        let request = http
+            .get(url.clone())
+            .timeout(CATCHUP_TIMEOUT)
+            .bearer_auth(config.token.expose())
+            .send()
+            .await;
+        match request {
+            Ok(response) if response.status().is_success() => {
+                let body = response.bytes().await.unwrap_or_default();
+                match serde_json::from_slice::<BatchInfo>(&body) {
+                    Ok(info) => {
+                        let _ = feed_tx.send(FeedEvent::BatchInfo(info)).await;
+                    }
+                    Err(e) => warn!(error = %e, "batch info is not the expected JSON"),
+                }
+                return;
+            }
+            Ok(response) if response.status().is_client_error() => {
+                debug!(status = response.status().as_u16(), "batch info not available");
+                return;
+            }
+            Ok(response) => debug!(status = response.status().as_u16(), "batch info: retrying"),
+            Err(e) => debug!(error = %feed::describe(&e), "batch info: retrying"),
+        }
+        tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(10))).await;
+    }
+}

@@ -1,0 +1,196 @@
+//! trigger-tui: parse the command line, install hooks and logging, pick a mode, run it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use clap::Parser;
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use tokio::sync::mpsc;
+
+use trigger_tui::app::App;
+use trigger_tui::cli::{Cli, Command, OutputMode, ServeArgs, SimArgs, WatchArgs};
+use trigger_tui::client::{FeedConfig, task};
+use trigger_tui::config::{self, Secret};
+use trigger_tui::output::{self, exit};
+use trigger_tui::tui::{self, Exit, Signals, TerminalGuard};
+use trigger_tui::{logging, server};
+
+/// Capacity of the feed → app channel: bounded, so a stalled UI slows the feed instead of
+/// queueing without limit.
+const FEED_CHANNEL: usize = 64;
+
+fn main() -> ExitCode {
+    // Hooks first, so the terminal guard's restore runs before any report is printed.
+    if let Err(e) = color_eyre::install() {
+        eprintln!("trigger-tui: could not install the error hooks: {e}");
+    }
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trigger-tui: could not start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Serve(args)) => serve(args).await,
+            None => watch(cli.watch).await,
+        }
+    });
+    // Do not wait for lingering long-polls or the server's held requests.
+    runtime.shutdown_background();
+    match code {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("trigger-tui: error: {e:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn server_config(sim: &SimArgs) -> server::ServerConfig {
+    server::ServerConfig {
+        runs: sim.runs,
+        seed: sim.seed,
+        speed: sim.speed,
+        ..server::ServerConfig::default()
+    }
+}
+
+/// `trigger-tui serve`: the embedded server alone, until a signal.
+async fn serve(args: ServeArgs) -> Result<u8> {
+    logging::init(logging::Sink::Stderr, None).wrap_err("could not set up logging")?;
+    let addr = SocketAddr::new(args.host, args.port);
+    let handle = server::start(server_config(&args.sim), addr)
+        .await
+        .wrap_err_with(|| format!("could not listen on {addr}"))?;
+    println!("trigger-tui serve: listening on {}", handle.base_url());
+    println!("  batch:      {}", handle.batch_id());
+    println!("  demo key:   {}", handle.secret_key());
+    println!("  runs:       {} (seed {}, speed {})", args.sim.runs, args.sim.seed, args.sim.speed);
+    println!(
+        "  watch it:   TRIGGER_API_URL={} TRIGGER_SECRET_KEY={} trigger-tui --batch {}",
+        handle.base_url(),
+        handle.secret_key(),
+        handle.batch_id()
+    );
+    let name = Signals::new().next().await;
+    eprintln!("trigger-tui serve: stopping ({name})");
+    handle.shutdown().await;
+    Ok(exit::OK)
+}
+
+/// The dashboard (or headless output) on a batch, real or simulated.
+async fn watch(args: WatchArgs) -> Result<u8> {
+    let (file, warnings) = match config::load_file(args.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("trigger-tui: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let settings = match config::resolve(&args, &file, &|name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("trigger-tui: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+
+    // The demo runs the embedded server in-process and talks to it over loopback HTTP, exactly
+    // as it would to Trigger.dev.
+    let mut demo = None;
+    let (feed, source) = if args.demo {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let handle = server::start(server_config(&args.sim), addr)
+            .await
+            .wrap_err("could not start the embedded demo server")?;
+        let api_url = reqwest::Url::parse(&handle.base_url()).wrap_err("bad demo server URL")?;
+        let feed = FeedConfig {
+            api_url,
+            batch_id: handle.batch_id().to_string(),
+            token: Secret::new(handle.secret_key().to_string()),
+            branch: args.branch.clone(),
+            skip_columns: args.skip_columns.clone(),
+        };
+        let source = format!("demo server {}", handle.addr());
+        demo = Some(handle);
+        (feed, source)
+    } else {
+        let Some(batch_id) = args.batch.clone().filter(|b| !b.trim().is_empty()) else {
+            eprintln!(
+                "trigger-tui: no batch to watch.\n  Pass --batch batch_… to watch a batch, or \
+                 --demo to watch a simulated one.\n  See trigger-tui --help."
+            );
+            return Ok(exit::USAGE);
+        };
+        let Some(token) = settings.token.clone() else {
+            eprintln!(
+                "trigger-tui: no credential.\n  Set TRIGGER_SECRET_KEY to a secret key (tr_dev_…, \
+                 tr_prod_…) or TRIGGER_ACCESS_TOKEN to a public access token with the \
+                 read:batch:{batch_id} scope.\n  Or run trigger-tui --demo to try it without an \
+                 account."
+            );
+            return Ok(exit::USAGE);
+        };
+        let feed = FeedConfig {
+            api_url: settings.api_url.clone(),
+            batch_id: batch_id.trim().to_string(),
+            token,
+            branch: args.branch.clone(),
+            skip_columns: args.skip_columns.clone(),
+        };
+        let source = settings.api_url.host_str().unwrap_or("?").to_string();
+        (feed, source)
+    };
+
+    let sink = match args.output {
+        OutputMode::Tui => logging::Sink::LogPane,
+        OutputMode::Ndjson => logging::Sink::Stderr,
+    };
+    if let Err(e) = logging::init(sink, args.log_file.as_deref()) {
+        eprintln!("trigger-tui: cannot open the log file: {e}");
+        return Ok(exit::USAGE);
+    }
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+        if args.output == OutputMode::Tui {
+            eprintln!("trigger-tui: warning: {warning}");
+        }
+    }
+    if let Some(source) = &settings.token_source {
+        tracing::info!(source = %source, kind = feed.token.kind(), "using credential");
+    }
+
+    let mut app = App::new(feed.batch_id.clone(), source, chrono::Utc::now());
+    app.colors = settings.colors.clone();
+    let (feed_tx, feed_rx) = mpsc::channel(FEED_CHANNEL);
+    let feed_task = task::spawn(feed, feed_tx);
+
+    let code = match args.output {
+        OutputMode::Ndjson => {
+            let mut stdout = std::io::stdout();
+            output::run_ndjson(app, feed_rx, args.exit_when_done, &mut stdout).await
+        }
+        OutputMode::Tui => {
+            let mut guard = TerminalGuard::enter();
+            let result = tui::run(&mut guard.terminal, &mut app, feed_rx, settings.tick_rate).await;
+            drop(guard);
+            match result.wrap_err("terminal error")? {
+                Exit::Quit => exit::OK,
+                Exit::FeedLost => return Err(eyre!("the feed task stopped unexpectedly")),
+            }
+        }
+    };
+
+    feed_task.abort();
+    if let Some(handle) = demo {
+        handle.shutdown().await;
+    }
+    Ok(code)
+}

@@ -1,0 +1,83 @@
+//! `--output ndjson`: no terminal UI; every run the feed yields is printed as one JSON line in
+//! the SDK's run shape, for scripts, CI and the comparison with the official SDK.
+//!
+//! The same `App` and `update` as the dashboard keep the state, so "done" means the same thing
+//! in both modes: every run the batch record counts was seen and all are final.
+
+use std::io::Write;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::app::{App, Msg, update};
+use crate::client::{ExitReason, FeedEvent};
+use crate::tui::Signals;
+
+/// Exit codes of the headless mode (documented in the README).
+pub mod exit {
+    /// The batch finished (`--exit-when-done`) or the user stopped the program.
+    pub const OK: u8 = 0;
+    /// An unexpected failure (network setup, I/O).
+    pub const FAILURE: u8 = 1;
+    /// Bad usage or configuration: no credential, no batch, a bad flag or config file.
+    pub const USAGE: u8 = 2;
+    /// The server rejected the credential (401) or its scope (403).
+    pub const AUTH: u8 = 3;
+    /// The batch does not exist (404).
+    pub const NOT_FOUND: u8 = 4;
+    /// The server does not speak the protocol (missing headers, unreadable bodies).
+    pub const PROTOCOL: u8 = 5;
+}
+
+/// Prints runs as they arrive until the feed fails, a signal arrives, or (with
+/// `exit_when_done`) the batch is done. Returns the exit code.
+pub async fn run_ndjson(
+    mut app: App,
+    mut feed_rx: mpsc::Receiver<FeedEvent>,
+    exit_when_done: bool,
+    out: &mut (dyn Write + Send),
+) -> u8 {
+    let mut signals = Signals::new();
+    loop {
+        let event = tokio::select! {
+            event = feed_rx.recv() => event,
+            name = signals.next() => {
+                eprintln!("trigger-tui: stopped by {name}");
+                return exit::OK;
+            }
+        };
+        let Some(event) = event else {
+            eprintln!("trigger-tui: error: the feed stopped unexpectedly");
+            return exit::FAILURE;
+        };
+        match &event {
+            FeedEvent::Runs(flush) => {
+                for run in &flush.runs {
+                    if writeln!(out, "{}", run.to_sdk_json()).is_err() {
+                        // stdout closed (e.g. piped into `head`): nothing more to do.
+                        return exit::OK;
+                    }
+                }
+                let _ = out.flush();
+            }
+            FeedEvent::Failed { detail, code, .. } => {
+                eprintln!("trigger-tui: error: {detail}");
+                return match code {
+                    ExitReason::Auth => exit::AUTH,
+                    ExitReason::NotFound => exit::NOT_FOUND,
+                    ExitReason::Protocol => exit::PROTOCOL,
+                    ExitReason::Other => exit::FAILURE,
+                };
+            }
+            FeedEvent::Reconnecting { detail, attempt, retry_in, .. } => {
+                tracing::warn!(attempt, retry_in_ms = retry_in.as_millis() as u64, "{detail}");
+            }
+            _ => {}
+        }
+        update(&mut app, Msg::Tick(Utc::now()));
+        update(&mut app, Msg::Feed(event));
+        if exit_when_done && app.batch_done() && app.batch_info.is_some() {
+            return exit::OK;
+        }
+    }
+}

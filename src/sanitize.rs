@@ -1,0 +1,96 @@
+//! Making server text safe and small for the terminal and for log lines.
+//!
+//! Run data comes from users' tasks: it may hold ESC sequences, other C0/C1 controls, bidi
+//! overrides or zero-width characters. Nothing from the feed reaches the terminal raw; these
+//! functions show such characters visibly instead.
+
+/// Replaces control and invisible characters with visible escapes (`\e`, `\x07`, `\u{202e}`),
+/// and tabs with spaces. Newlines are escaped too: use [`sanitize_multiline`] to keep them.
+pub fn sanitize_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_sanitized(&mut out, text, false);
+    out
+}
+
+/// Like [`sanitize_line`] but keeps `\n` as a line break; `\r\n` becomes `\n`, and a lone `\r`
+/// is shown as `\r`.
+pub fn sanitize_multiline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let normalized = text.replace("\r\n", "\n");
+    push_sanitized(&mut out, &normalized, true);
+    out
+}
+
+fn push_sanitized(out: &mut String, text: &str, keep_newlines: bool) {
+    for c in text.chars() {
+        match c {
+            '\n' if keep_newlines => out.push('\n'),
+            '\t' => out.push_str("    "),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{1b}' => out.push_str("\\e"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if is_invisible(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+}
+
+/// C1 controls, bidi controls, zero-width and other format characters that would change how
+/// the rest of the line looks.
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x80..=0x9f            // C1 controls
+        | 0x200b..=0x200f      // zero-width space/joiners, LRM, RLM
+        | 0x2028..=0x202e      // line/paragraph separators, bidi embeddings and overrides
+        | 0x2060..=0x2064      // word joiner, invisible operators
+        | 0x2066..=0x2069      // bidi isolates
+        | 0xfeff               // zero-width no-break space
+        | 0xfff9..=0xfffb      // interlinear annotations
+    ) && c != '\u{200d}' // ZWJ joins emoji sequences; it is shown as part of the glyph
+}
+
+/// One sanitized line of at most `max` characters, with `…` when cut.
+pub fn clip_line(text: &str, max: usize) -> String {
+    let line = sanitize_line(text);
+    if line.chars().count() <= max {
+        return line;
+    }
+    let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_become_visible() {
+        let s = sanitize_line("\u{1b}[31mTypeError\u{1b}[0m: boom\r\n\tat run\u{7}");
+        assert_eq!(s, "\\e[31mTypeError\\e[0m: boom\\r\\n    at run\\x07");
+        assert!(!s.chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn multiline_keeps_newlines_only() {
+        let s = sanitize_multiline("line1\u{0}line2\u{1b}]0;owned\u{7}\r\nline3\r75%");
+        assert_eq!(s, "line1\\x00line2\\e]0;owned\\x07\nline3\\r75%");
+    }
+
+    #[test]
+    fn bidi_and_zero_width_are_shown() {
+        assert_eq!(sanitize_line("a\u{202e}b\u{200b}c\u{feff}"), "a\\u{202e}b\\u{200b}c\\u{feff}");
+        assert_eq!(sanitize_line("\u{85}"), "\\u{85}");
+        // The ZWJ inside an emoji sequence stays.
+        assert_eq!(sanitize_line("👩\u{200d}🔬"), "👩\u{200d}🔬");
+    }
+
+    #[test]
+    fn clip_line_cuts_with_an_ellipsis() {
+        assert_eq!(clip_line("abcdef", 4), "abc…");
+        assert_eq!(clip_line("abc", 4), "abc");
+    }
+}

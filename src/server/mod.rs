@@ -1,0 +1,454 @@
+//! The embedded Trigger.dev-compatible demo server.
+//!
+//! [`start`] binds an address and serves, on the current tokio runtime, a simulated batch the
+//! way the hosted service does: the realtime batch feed (`GET /realtime/v1/batches/{id}`, the
+//! Electric shape protocol, see `shared/PROTOCOL.md` §2 and §5) and batch info
+//! (`GET /api/v1|v2/batches/{id}`), both behind `Authorization: Bearer <secret key>`. The
+//! official `@trigger.dev/sdk` cannot tell it from the real thing.
+//!
+//! Layers, so that more feeds (single run, tags) and fault injection can share one store:
+//! - `sim`: what the batch's runs look like and when they change (a deterministic
+//!   plan of timed change groups);
+//! - `store`: the live table, its versions and change log;
+//! - a driver task that applies the plan's groups as sim time passes;
+//! - `shape`: the shape protocol (handles, offsets, live holds) over the store;
+//! - `batch`: batch info; `auth`: credentials.
+
+mod auth;
+mod batch;
+mod shape;
+mod sim;
+mod store;
+mod wire;
+
+use std::collections::VecDeque;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use chrono::{DurationRound, TimeDelta, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use self::sim::Plan;
+use self::store::Store;
+
+/// The secret key the demo server accepts unless configured otherwise.
+pub const DEMO_SECRET_KEY: &str = "tr_dev_demo_trigger_tui_local";
+
+/// How to run the demo server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Number of runs in the batch (default 100).
+    pub runs: usize,
+    /// Seed for everything the simulation decides (default 7).
+    pub seed: u64,
+    /// Sim time per wall time: 1.0 is real time, larger is faster. `f64::INFINITY` means no
+    /// waiting at all: each live request to the feed applies the next change group.
+    pub speed: f64,
+    /// The only accepted bearer token (default [`DEMO_SECRET_KEY`]).
+    pub secret_key: String,
+    /// Batch id; by default `batch_` plus 20 characters derived from the seed.
+    pub batch_id: Option<String>,
+    /// How long a live request is held when nothing changes (default 20 s, plus up to 10 %
+    /// jitter).
+    pub live_hold: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            runs: 100,
+            seed: 7,
+            speed: 1.0,
+            secret_key: DEMO_SECRET_KEY.to_owned(),
+            batch_id: None,
+            live_hold: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A running demo server. Dropping it also stops the server (without waiting);
+/// [`ServerHandle::shutdown`] stops it and waits.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown_tx: watch::Sender<bool>,
+    serve_task: JoinHandle<()>,
+    driver_task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .field("batch_id", &self.shared.batch_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`, the value for `TRIGGER_API_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The simulated batch's id.
+    pub fn batch_id(&self) -> &str {
+        &self.shared.batch_id
+    }
+
+    /// The accepted secret key.
+    pub fn secret_key(&self) -> &str {
+        &self.shared.secret_key
+    }
+
+    /// A cheap handle to steer the server (fault injection, handle rotation, progress).
+    pub fn control(&self) -> Control {
+        Control { shared: Arc::clone(&self.shared) }
+    }
+
+    /// Stops serving (held live requests are released with 503) and stops the simulation.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        self.shared.release_waiters();
+        let serve = self.serve_task;
+        let abort = serve.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), serve).await.is_err() {
+            abort.abort();
+        }
+        if let Some(driver) = self.driver_task {
+            driver.abort();
+            let _ = driver.await;
+        }
+    }
+}
+
+/// Binds `addr` (port 0 picks a free port) and spawns the HTTP server and the simulation on
+/// the current tokio runtime.
+///
+/// # Errors
+/// The bind error, or `InvalidInput` when `speed` is not a positive number.
+pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandle, std::io::Error> {
+    if config.speed.is_nan() || config.speed <= 0.0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("speed must be a positive number, got {}", config.speed),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let plan = sim::generate(config.runs, config.seed, config.batch_id.as_deref());
+    let base = Utc::now()
+        .duration_trunc(TimeDelta::milliseconds(1))
+        .unwrap_or_else(|_| Utc::now());
+    let infinite = config.speed.is_infinite();
+    let shared = Arc::new(Shared::new(config, plan, base, infinite));
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let app = router(Arc::clone(&shared));
+    let signal = {
+        let shared = Arc::clone(&shared);
+        let mut rx = shutdown_rx.clone();
+        async move {
+            // Resolves on `shutdown()` and when the handle is dropped.
+            let _ = rx.changed().await;
+            shared.release_waiters();
+        }
+    };
+    let serve_task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
+            tracing::warn!("demo server stopped: {e}");
+        }
+    });
+    let driver_task = (!infinite).then(|| {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(drive(shared, shutdown_rx))
+    });
+    tracing::info!(
+        %addr,
+        batch = %shared.batch_id,
+        runs = shared.plan.runs.len(),
+        sim_ms = shared.plan.duration_ms(),
+        "demo server listening"
+    );
+    Ok(ServerHandle { addr, shared, shutdown_tx, serve_task, driver_task })
+}
+
+/// Steers a running server; cheap to clone. Meant for tests and demos.
+#[derive(Clone)]
+pub struct Control {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control").field("batch_id", &self.shared.batch_id).finish()
+    }
+}
+
+impl Control {
+    /// The next `count` requests to the realtime feed get HTTP `status` (e.g. 429, 500, 503)
+    /// with a small JSON error body instead of being served. Calls queue up.
+    pub fn fail_next(&self, status: u16, count: usize) {
+        let mut faults = lock(&self.shared.faults);
+        faults.extend(std::iter::repeat_n(status, count));
+    }
+
+    /// Forgets the current shape handle and issues a new one: requests carrying the old handle
+    /// get 409 must-refetch (held live requests too, at once).
+    pub fn rotate_handle(&self) {
+        *lock(&self.shared.handle) = new_handle();
+        self.shared.notify();
+    }
+
+    /// True once every run is in a final status.
+    pub fn is_done(&self) -> bool {
+        self.shared.is_done()
+    }
+
+    /// The current shape handle.
+    pub fn handle(&self) -> String {
+        lock(&self.shared.handle).clone()
+    }
+
+    /// The store's version: the number of change groups applied so far.
+    pub fn version(&self) -> u64 {
+        lock(&self.shared.state).store.version()
+    }
+
+    /// Number of runs created so far.
+    pub fn runs_created(&self) -> usize {
+        lock(&self.shared.state).store.created()
+    }
+
+    /// Applies the next change group now, whatever the speed; false when none is left.
+    pub fn advance(&self) -> bool {
+        self.shared.advance_one()
+    }
+
+    /// Waits until every run is final (with `speed = INFINITY` something must keep
+    /// requesting the feed, or [`Control::advance`] be called, for that to happen).
+    pub async fn wait_until_done(&self) {
+        let mut rx = self.shared.changed.subscribe();
+        while !self.is_done() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The simulation's moving parts, under one lock.
+pub(crate) struct SimState {
+    pub(crate) store: Store,
+    /// Index of the next plan group to apply.
+    pub(crate) next_group: usize,
+}
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub(crate) secret_key: String,
+    pub(crate) batch_id: String,
+    pub(crate) live_hold: Duration,
+    pub(crate) infinite: bool,
+    speed: f64,
+    pub(crate) plan: Plan,
+    pub(crate) state: Mutex<SimState>,
+    /// The one valid shape handle of the batch feed.
+    pub(crate) handle: Mutex<String>,
+    faults: Mutex<VecDeque<u16>>,
+    /// Bumped on every change held requests care about: a new version, a rotated handle,
+    /// shutdown.
+    pub(crate) changed: watch::Sender<u64>,
+    pub(crate) shutting_down: AtomicBool,
+    cursor: AtomicU64,
+    jitter: Mutex<ChaCha8Rng>,
+}
+
+impl Shared {
+    fn new(config: ServerConfig, plan: Plan, base: chrono::DateTime<Utc>, infinite: bool) -> Shared {
+        let store = Store::new(base, plan.runs.len());
+        let (changed, _) = watch::channel(0);
+        Shared {
+            secret_key: config.secret_key,
+            batch_id: plan.batch_id.clone(),
+            live_hold: config.live_hold,
+            infinite,
+            speed: config.speed,
+            plan,
+            state: Mutex::new(SimState { store, next_group: 0 }),
+            handle: Mutex::new(new_handle()),
+            faults: Mutex::new(VecDeque::new()),
+            changed,
+            shutting_down: AtomicBool::new(false),
+            cursor: AtomicU64::new(u64::try_from(base.timestamp()).unwrap_or(0) / 20),
+            jitter: Mutex::new(ChaCha8Rng::seed_from_u64(process_random())),
+        }
+    }
+
+    pub(crate) fn notify(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn release_waiters(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.notify();
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        let state = lock(&self.state);
+        state.store.finished() == state.store.capacity()
+    }
+
+    /// Applies the next group, if any.
+    pub(crate) fn advance_one(&self) -> bool {
+        let applied = {
+            let mut state = lock(&self.state);
+            match self.plan.groups.get(state.next_group) {
+                Some(group) => {
+                    state.store.apply(group);
+                    state.next_group += 1;
+                    true
+                }
+                None => false,
+            }
+        };
+        if applied {
+            self.notify();
+        }
+        applied
+    }
+
+    /// Applies every group due at or before `sim_ms`; returns the time of the next one.
+    fn advance_to(&self, sim_ms: u64) -> Option<u64> {
+        let (applied, next) = {
+            let mut state = lock(&self.state);
+            let mut applied = false;
+            while let Some(group) = self.plan.groups.get(state.next_group) {
+                if group.at > sim_ms {
+                    break;
+                }
+                state.store.apply(group);
+                state.next_group += 1;
+                applied = true;
+            }
+            (applied, self.plan.groups.get(state.next_group).map(|g| g.at))
+        };
+        if applied {
+            self.notify();
+        }
+        next
+    }
+
+    /// The next queued injected failure, if any.
+    pub(crate) fn take_fault(&self) -> Option<u16> {
+        lock(&self.faults).pop_front()
+    }
+
+    /// A fresh `electric-cursor` value, different from every one given before.
+    pub(crate) fn next_cursor(&self) -> String {
+        (self.cursor.fetch_add(1, Ordering::Relaxed) + 1).to_string()
+    }
+
+    /// How long to hold a live request: `live_hold` plus up to 10 % jitter.
+    pub(crate) fn hold_duration(&self) -> Duration {
+        let fraction: f64 = lock(&self.jitter).random_range(0.0..0.1);
+        self.live_hold + self.live_hold.mul_f64(fraction)
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical section
+/// leaves the data consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/realtime/v1/batches/{batch_id}", get(shape::batch_feed))
+        .route("/api/v1/batches/{batch_id}", get(batch::batch_info_v1))
+        .route("/api/v2/batches/{batch_id}", get(batch::batch_info_v2))
+        .fallback(shape::not_found)
+        .with_state(shared)
+}
+
+/// Applies the plan as sim time passes: sleeps until the next group is due, applies every
+/// group due by then, repeats. Stops when the plan is exhausted or on shutdown.
+async fn drive(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let start = tokio::time::Instant::now();
+    let speed = shared.speed;
+    let mut next = shared.plan.groups.first().map(|g| g.at);
+    while let Some(at) = next {
+        let wall = Duration::try_from_secs_f64(at as f64 / 1_000.0 / speed).unwrap_or(Duration::MAX);
+        match start.checked_add(wall) {
+            Some(deadline) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+            None => {
+                let _ = shutdown.changed().await;
+                return;
+            }
+        }
+        let elapsed = start.elapsed().as_secs_f64() * speed * 1_000.0;
+        let sim_now = if elapsed >= u64::MAX as f64 { u64::MAX } else { elapsed as u64 };
+        next = shared.advance_to(sim_now.max(at));
+    }
+    tracing::debug!("demo simulation finished");
+}
+
+/// A shape handle unique to this process and moment: `<random>-<unix ms>`, like Electric's.
+fn new_handle() -> String {
+    let millis = Utc::now().timestamp_millis();
+    format!("{}-{millis}", process_random() % 100_000_000)
+}
+
+/// Randomness without an OS RNG dependency: std's per-process random hash keys, mixed with a
+/// counter and the clock.
+fn process_random() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_i64(Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_differ_every_time() {
+        let a = new_handle();
+        let b = new_handle();
+        assert_ne!(a, b);
+        let (rand, millis) = a.split_once('-').unwrap();
+        assert!(rand.parse::<u64>().is_ok());
+        assert!(millis.parse::<i64>().unwrap() > 1_700_000_000_000);
+    }
+
+    #[test]
+    fn default_config_matches_the_documentation() {
+        let c = ServerConfig::default();
+        assert_eq!((c.runs, c.seed, c.speed), (100, 7, 1.0));
+        assert_eq!(c.secret_key, DEMO_SECRET_KEY);
+        assert_eq!(c.batch_id, None);
+        assert_eq!(c.live_hold, Duration::from_secs(20));
+    }
+}

@@ -1,0 +1,405 @@
+//! The Electric shape protocol over the store, as the hosted realtime feed speaks it
+//! (PROTOCOL.md §2 and §5, conformance README "Wire format a server must meet").
+//!
+//! - `offset=-1`: the current handle, every row as `insert`, `up-to-date`.
+//! - known handle, not live: what changed after the offset, `up-to-date`; no side effects.
+//! - known handle, `live=true`: answered at once if something changed after the offset, else
+//!   held until a change or the hold time; `insert` for rows new since the offset, `update`
+//!   with only the columns changed since (plus `id`), `up-to-date`, a fresh `electric-cursor`.
+//! - unknown handle with an offset: 409 must-refetch carrying the current handle.
+//!
+//! A request without `x-trigger-electric-version` is an old client: headers are named
+//! `electric-chunk-last-offset`/`electric-shape-id` and the handle comes from `shape_id`. A
+//! request without `x-trigger-api-version: 2025-07-16` sees `DEQUEUED` as `EXECUTING`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::auth::{self, Resource};
+use super::batch::json_error;
+use super::store::{COLUMN_COUNT, Col, Row, RowChange, Store};
+use super::{Shared, lock};
+
+/// The API version whose clients understand `DEQUEUED`.
+pub(crate) const CURRENT_API_VERSION: &str = "2025-07-16";
+
+/// Which rows a feed selects. Only the batch feed exists today; single-run and tag feeds would
+/// add variants and filter the same store.
+#[derive(Debug, Clone, Copy)]
+enum RowFilter {
+    /// Every run of the batch.
+    All,
+}
+
+impl RowFilter {
+    fn matches(self, _index: usize, _row: &Row) -> bool {
+        match self {
+            RowFilter::All => true,
+        }
+    }
+}
+
+/// How the client wants the response spelled.
+#[derive(Debug, Clone, Copy)]
+struct Flavor {
+    /// Old client: legacy header names, handle in `shape_id`.
+    legacy: bool,
+    /// Old API version: `DEQUEUED` is sent as `EXECUTING`.
+    rewrite_dequeued: bool,
+}
+
+impl Flavor {
+    fn of(headers: &HeaderMap) -> Flavor {
+        let has = |name: &str| headers.get(name).is_some();
+        Flavor {
+            legacy: !has("x-trigger-electric-version"),
+            rewrite_dequeued: headers
+                .get("x-trigger-api-version")
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.trim() != CURRENT_API_VERSION),
+        }
+    }
+
+    fn offset_header(self) -> &'static str {
+        if self.legacy { "electric-chunk-last-offset" } else { "electric-offset" }
+    }
+
+    fn handle_header(self) -> &'static str {
+        if self.legacy { "electric-shape-id" } else { "electric-handle" }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offset {
+    /// `-1`: from scratch.
+    Start,
+    /// `<version>_<n>`.
+    At(u64),
+}
+
+/// A parsed feed request.
+#[derive(Debug)]
+struct ShapeRequest {
+    offset: Offset,
+    handle: Option<String>,
+    live: bool,
+    /// Columns to include (`skipColumns` removes some, never the reserved ones).
+    columns: [bool; COLUMN_COUNT],
+}
+
+/// A 400 in Electric's shape: `{"message": "Invalid request", "errors": {param: [reason]}}`.
+fn invalid_request(param: &str, reason: &str) -> Response {
+    let body = json!({"message": "Invalid request", "errors": {param: [reason]}}).to_string();
+    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn parse_offset(text: &str) -> Option<Offset> {
+    if text == "-1" {
+        return Some(Offset::Start);
+    }
+    let (version, seq) = text.split_once('_')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(version) || !digits(seq) {
+        return None;
+    }
+    seq.parse::<u64>().ok()?;
+    version.parse().ok().map(Offset::At)
+}
+
+impl ShapeRequest {
+    fn parse(params: &HashMap<String, String>, flavor: Flavor) -> Result<ShapeRequest, Response> {
+        let offset = match params.get("offset") {
+            None => return Err(invalid_request("offset", "can't be blank")),
+            Some(text) => parse_offset(text).ok_or_else(|| {
+                invalid_request("offset", "has invalid format")
+            })?,
+        };
+        let live = match params.get("live").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(invalid_request("live", "must be true or false")),
+        };
+        if live && offset == Offset::Start {
+            return Err(invalid_request("live", "can't be true when offset is -1"));
+        }
+        let handle_param = if flavor.legacy { "shape_id" } else { "handle" };
+        let handle = params.get(handle_param).filter(|h| !h.is_empty()).cloned();
+        let mut columns = [true; COLUMN_COUNT];
+        if let Some(skip) = params.get("skipColumns") {
+            for name in skip.split(',').map(str::trim) {
+                if let Some(col) = Col::from_name(name).filter(|c| !c.is_reserved()) {
+                    columns[col.index()] = false;
+                }
+            }
+        }
+        Ok(ShapeRequest { offset, handle, live, columns })
+    }
+}
+
+/// `GET /realtime/v1/batches/{batch_id}`.
+pub(crate) async fn batch_feed(
+    State(shared): State<Arc<Shared>>,
+    Path(batch_id): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(status) = shared.take_fault() {
+        tracing::debug!(status, "injected failure on the realtime feed");
+        return injected_failure(status);
+    }
+    if let Err(e) = auth::authorize(&headers, &shared.secret_key, Resource::Batch(&batch_id)) {
+        return e.into_response();
+    }
+    if batch_id != shared.batch_id {
+        return json_error(StatusCode::NOT_FOUND, "Batch not found");
+    }
+    let Ok(Query(params)) = query else {
+        return invalid_request("query", "could not be parsed");
+    };
+    let flavor = Flavor::of(&headers);
+    let request = match ShapeRequest::parse(&params, flavor) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    serve(&shared, RowFilter::All, &request, flavor).await
+}
+
+async fn serve(shared: &Shared, filter: RowFilter, req: &ShapeRequest, flavor: Flavor) -> Response {
+    let since = match req.offset {
+        Offset::Start => {
+            let handle = lock(&shared.handle).clone();
+            let state = lock(&shared.state);
+            let store = &state.store;
+            let rows = store.rows().filter(|(i, r)| filter.matches(*i, r));
+            let messages = rows
+                .map(|(_, row)| change_message(row, "insert", req, flavor, Col::ALL.into_iter()))
+                .chain(std::iter::once(up_to_date()))
+                .collect();
+            return ok(flavor, &handle, store.version(), messages, req, None);
+        }
+        Offset::At(version) => version,
+    };
+    let Some(handle) = req.handle.as_deref() else {
+        return invalid_request("handle", "can't be blank when offset != -1");
+    };
+    if !req.live {
+        let current = lock(&shared.handle).clone();
+        if handle != current {
+            return must_refetch(flavor, &current);
+        }
+        let state = lock(&shared.state);
+        let since = since.min(state.store.version());
+        let messages = changes(&state.store, since, filter, req, flavor);
+        return ok(flavor, &current, state.store.version(), messages, req, None);
+    }
+
+    if shared.infinite {
+        shared.advance_one();
+    }
+    let mut changed = shared.changed.subscribe();
+    let hold = tokio::time::sleep(shared.hold_duration());
+    tokio::pin!(hold);
+    let mut since = since;
+    loop {
+        let current = lock(&shared.handle).clone();
+        if handle != current {
+            return must_refetch(flavor, &current);
+        }
+        if shared.shutting_down.load(Ordering::SeqCst) {
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down");
+        }
+        {
+            let state = lock(&shared.state);
+            since = since.min(state.store.version());
+            let messages = changes(&state.store, since, filter, req, flavor);
+            // Only the up-to-date message: nothing this feed shows changed yet.
+            if messages.len() > 1 {
+                let cursor = shared.next_cursor();
+                return ok(flavor, &current, state.store.version(), messages, req, Some(cursor));
+            }
+        }
+        tokio::select! {
+            () = &mut hold => {
+                let cursor = shared.next_cursor();
+                return ok(flavor, &current, since, vec![up_to_date()], req, Some(cursor));
+            }
+            result = changed.changed() => {
+                if result.is_err() {
+                    let cursor = shared.next_cursor();
+                    return ok(flavor, &current, since, vec![up_to_date()], req, Some(cursor));
+                }
+            }
+        }
+    }
+}
+
+/// Change messages for every row (of the feed) changed after `since`, then `up-to-date`.
+fn changes(
+    store: &Store,
+    since: u64,
+    filter: RowFilter,
+    req: &ShapeRequest,
+    flavor: Flavor,
+) -> Vec<Value> {
+    let mut messages: Vec<Value> = store
+        .changes_since(since)
+        .into_iter()
+        .filter(|(i, row, _)| filter.matches(*i, row))
+        .filter_map(|(_, row, change)| match change {
+            RowChange::Insert => {
+                Some(change_message(row, "insert", req, flavor, Col::ALL.into_iter()))
+            }
+            RowChange::Update(cols) => {
+                let cols: Vec<Col> = cols.into_iter().filter(|c| req.columns[c.index()]).collect();
+                // A change confined to skipped columns is no change to this client.
+                (!cols.is_empty()).then(|| {
+                    change_message(
+                        row,
+                        "update",
+                        req,
+                        flavor,
+                        std::iter::once(Col::Id).chain(cols),
+                    )
+                })
+            }
+        })
+        .collect();
+    messages.push(up_to_date());
+    messages
+}
+
+fn change_message(
+    row: &Row,
+    operation: &str,
+    req: &ShapeRequest,
+    flavor: Flavor,
+    cols: impl Iterator<Item = Col>,
+) -> Value {
+    let mut value = Map::new();
+    for col in cols.filter(|c| req.columns[c.index()]) {
+        let cell = match row.get(col) {
+            Some("DEQUEUED") if col == Col::Status && flavor.rewrite_dequeued => {
+                Value::String("EXECUTING".to_owned())
+            }
+            Some(text) => Value::String(text.to_owned()),
+            None => Value::Null,
+        };
+        value.insert(col.name().to_owned(), cell);
+    }
+    let key = format!("\"public\".\"TaskRun\"/\"{}\"", row.get(Col::Id).unwrap_or_default());
+    json!({
+        "key": key,
+        "value": value,
+        "headers": {"operation": operation, "relation": ["public", "TaskRun"]},
+    })
+}
+
+fn up_to_date() -> Value {
+    json!({"headers": {"control": "up-to-date"}})
+}
+
+/// The `electric-schema` header for the included columns.
+fn schema_header(columns: &[bool; COLUMN_COUNT]) -> String {
+    let schema: Map<String, Value> = Col::ALL
+        .into_iter()
+        .filter(|c| columns[c.index()])
+        .map(|c| (c.name().to_owned(), c.schema()))
+        .collect();
+    Value::Object(schema).to_string()
+}
+
+/// A 200 with the Electric headers; `cursor` is set on live responses, `electric-schema` on the
+/// others. Every body here ends in `up-to-date`, so `electric-up-to-date` is always set.
+fn ok(
+    flavor: Flavor,
+    handle: &str,
+    version: u64,
+    messages: Vec<Value>,
+    req: &ShapeRequest,
+    cursor: Option<String>,
+) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    put(&mut headers, flavor.offset_header(), &format!("{version}_0"));
+    put(&mut headers, flavor.handle_header(), handle);
+    put(&mut headers, "electric-up-to-date", "true");
+    match cursor {
+        Some(cursor) => put(&mut headers, "electric-cursor", &cursor),
+        None => put(&mut headers, "electric-schema", &schema_header(&req.columns)),
+    }
+    let body = Value::Array(messages).to_string();
+    (StatusCode::OK, headers, body).into_response()
+}
+
+fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(v) => {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+        Err(e) => tracing::warn!("header {name} has an unsendable value: {e}"),
+    }
+}
+
+/// 409: the client's handle is gone; start over with the one in the header.
+fn must_refetch(flavor: Flavor, handle: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    put(&mut headers, flavor.handle_header(), handle);
+    let body = r#"[{"headers":{"control":"must-refetch"}}]"#;
+    (StatusCode::CONFLICT, headers, body).into_response()
+}
+
+fn injected_failure(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = match status {
+        StatusCode::TOO_MANY_REQUESTS => "Too many concurrent requests",
+        other => other.canonical_reason().unwrap_or("Injected failure"),
+    };
+    json_error(status, message)
+}
+
+/// Fallback for unknown paths: a JSON 404.
+pub(crate) async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "Not found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse_strictly() {
+        assert_eq!(parse_offset("-1"), Some(Offset::Start));
+        assert_eq!(parse_offset("0_0"), Some(Offset::At(0)));
+        assert_eq!(parse_offset("42_0"), Some(Offset::At(42)));
+        assert_eq!(parse_offset("42_7"), Some(Offset::At(42)));
+        for bad in ["", "-2", "42", "_0", "42_", "a_0", "1_b", "1_0_0", " 1_0", "-1_0", "+1_0"] {
+            assert_eq!(parse_offset(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_offset("99999999999999999999999_0"), None);
+    }
+
+    #[test]
+    fn schema_lists_every_column_with_enum_status() {
+        let schema: Value = serde_json::from_str(&schema_header(&[true; COLUMN_COUNT])).unwrap();
+        let obj = schema.as_object().unwrap();
+        assert_eq!(obj.len(), COLUMN_COUNT);
+        assert_eq!(obj["id"], json!({"type": "text", "pk_index": 0, "not_null": true}));
+        assert_eq!(obj["status"]["type"], "TaskRunStatus");
+        assert_eq!(obj["runTags"], json!({"type": "text", "dims": 1}));
+        assert_eq!(obj["error"], json!({"type": "jsonb"}));
+        assert_eq!(obj["costInCents"]["type"], "float8");
+        assert_eq!(obj["number"]["type"], "int4");
+        assert_eq!(obj["isTest"]["type"], "bool");
+        assert_eq!(obj["createdAt"], json!({"type": "timestamp", "not_null": true}));
+    }
+}

@@ -1,0 +1,165 @@
+//! The terminal and the event loop: a guard that restores the terminal on every exit path, and
+//! the loop that turns terminal events, feed events, ticks and signals into `Msg`s, runs
+//! `update`, and draws once per batch of messages.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::app::{App, Cmd, Connection, Msg, update};
+use crate::client::FeedEvent;
+use crate::ui;
+
+/// At most this many queued messages are applied before a frame is drawn, so a burst of feed
+/// events cannot starve the screen or the keyboard.
+const DRAIN_LIMIT: usize = 512;
+
+/// Raw mode and the alternate screen for as long as it lives; restored on drop, so an early
+/// return or a panic unwinding through the loop still leaves a usable terminal. (ratatui's
+/// panic hook restores it too, before the report is printed.)
+pub struct TerminalGuard {
+    pub terminal: DefaultTerminal,
+}
+
+impl TerminalGuard {
+    /// Enters raw mode and the alternate screen.
+    pub fn enter() -> Self {
+        Self { terminal: ratatui::init() }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// How the dashboard ended.
+#[derive(Debug)]
+pub enum Exit {
+    /// The user quit (or a signal asked to).
+    Quit,
+    /// The feed task stopped without saying why (it panicked).
+    FeedLost,
+}
+
+/// Runs the dashboard until the user quits. The terminal must already be in raw mode.
+pub async fn run(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    mut feed_rx: mpsc::Receiver<FeedEvent>,
+    tick_rate: Duration,
+) -> std::io::Result<Exit> {
+    let debug_panic = std::env::var("TRIGGER_TUI_DEBUG_PANIC").ok();
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(tick_rate);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut signals = Signals::new();
+    let mut feed_open = true;
+
+    let size = terminal.size()?;
+    update(app, Msg::Resize(size.width, size.height));
+    terminal.draw(|frame| ui::view(app, frame))?;
+
+    loop {
+        let msg = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) => Msg::Key(key),
+                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    warn!(error = %e, "terminal input failed; quitting");
+                    Msg::Quit
+                }
+                // Input closed: the terminal hung up.
+                None => Msg::Quit,
+            },
+            event = feed_rx.recv(), if feed_open => match event {
+                Some(event) => Msg::Feed(event),
+                None => {
+                    feed_open = false;
+                    if !matches!(app.connection, Connection::Failed { .. }) {
+                        return Ok(Exit::FeedLost);
+                    }
+                    continue;
+                }
+            },
+            _ = tick.tick() => Msg::Tick(Utc::now()),
+            name = signals.next() => {
+                info!(signal = name, "signal received; quitting");
+                Msg::Quit
+            }
+        };
+        if update(app, msg) == Some(Cmd::Quit) {
+            return Ok(Exit::Quit);
+        }
+        // Coalesce: apply whatever else is already queued, then draw once.
+        for _ in 0..DRAIN_LIMIT {
+            let Ok(event) = feed_rx.try_recv() else { break };
+            if update(app, Msg::Feed(event)) == Some(Cmd::Quit) {
+                return Ok(Exit::Quit);
+            }
+        }
+        if debug_panic.as_deref() == Some("render") {
+            panic!("TRIGGER_TUI_DEBUG_PANIC=render: a forced panic while drawing");
+        }
+        terminal.draw(|frame| ui::view(app, frame))?;
+    }
+}
+
+/// SIGTERM, SIGHUP and SIGINT as one stream (SIGINT arrives as a key in raw mode, but a signal
+/// sent with `kill -INT` does not).
+pub struct Signals {
+    #[cfg(unix)]
+    streams: Vec<(tokio::signal::unix::Signal, &'static str)>,
+}
+
+impl Signals {
+    pub fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let kinds = [
+                (SignalKind::terminate(), "SIGTERM"),
+                (SignalKind::hangup(), "SIGHUP"),
+                (SignalKind::interrupt(), "SIGINT"),
+            ];
+            let streams =
+                kinds.into_iter().filter_map(|(kind, name)| signal(kind).ok().map(|s| (s, name))).collect();
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Waits for the next signal and returns its name.
+    pub async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            if self.streams.is_empty() {
+                return std::future::pending().await;
+            }
+            let futures = self.streams.iter_mut().map(|(s, name)| {
+                let name = *name;
+                Box::pin(async move {
+                    s.recv().await;
+                    name
+                })
+            });
+            futures::future::select_all(futures).await.0
+        }
+        #[cfg(not(unix))]
+        std::future::pending().await
+    }
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
