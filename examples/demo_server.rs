@@ -8,17 +8,26 @@
 //!
 //! Flags: `--port` (default 8787), `--runs`, `--seed`, `--speed` (`inf` for no waiting),
 //! `--hold-ms` (live hold), `--batch-id`, `--exit-after-done-ms` (stop that long after every
-//! run is final; default: run until Ctrl-C).
+//! run is final; default: run until Ctrl-C), `--chaos-ms` (every that many ms, inject a fault
+//! in turn: two 503s, three 429s, a handle rotation, one 500).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use trigger_tui::server::{self, ServerConfig};
+use trigger_tui::server::{self, Control, ServerConfig};
 
-fn parse_args() -> Result<(u16, ServerConfig, Option<u64>), String> {
+struct Args {
+    port: u16,
+    config: ServerConfig,
+    exit_after_done_ms: Option<u64>,
+    chaos_ms: Option<u64>,
+}
+
+fn parse_args() -> Result<Args, String> {
     let mut port = 8787u16;
     let mut config = ServerConfig::default();
     let mut exit_after = None;
+    let mut chaos = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -34,18 +43,46 @@ fn parse_args() -> Result<(u16, ServerConfig, Option<u64>), String> {
             }
             "--batch-id" => config.batch_id = Some(value),
             "--exit-after-done-ms" => exit_after = Some(value.parse().map_err(|e| bad(&e))?),
+            "--chaos-ms" => chaos = Some(value.parse().map_err(|e| bad(&e))?),
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    Ok((port, config, exit_after))
+    Ok(Args {
+        port,
+        config,
+        exit_after_done_ms: exit_after,
+        chaos_ms: chaos,
+    })
+}
+
+/// Injects one fault after another, forever.
+async fn chaos(control: Control, every: Duration) {
+    for step in 0u64.. {
+        tokio::time::sleep(every).await;
+        match step % 4 {
+            0 => control.fail_next(503, 2),
+            1 => control.fail_next(429, 3),
+            2 => control.rotate_handle(),
+            _ => control.fail_next(500, 1),
+        }
+        tracing::info!(step, "chaos: injected a fault");
+    }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (port, config, exit_after) = parse_args()?;
+    let Args {
+        port,
+        config,
+        exit_after_done_ms: exit_after,
+        chaos_ms,
+    } = parse_args()?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     let runs = config.runs;
     let srv = server::start(config, SocketAddr::from(([127, 0, 0, 1], port))).await?;
@@ -53,10 +90,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("TRIGGER_SECRET_KEY={}", srv.secret_key());
     println!("BATCH_ID={}", srv.batch_id());
     let control = srv.control();
+    if let Some(ms) = chaos_ms.filter(|ms| *ms > 0) {
+        tokio::spawn(chaos(control.clone(), Duration::from_millis(ms)));
+    }
     let started = std::time::Instant::now();
     let done = async {
         control.wait_until_done().await;
-        eprintln!("all {runs} runs final after {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "all {runs} runs final after {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         match exit_after {
             Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
             None => std::future::pending::<()>().await,

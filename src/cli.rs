@@ -74,6 +74,15 @@ pub struct WatchArgs {
     #[arg(long)]
     pub allow_insecure_http: bool,
 
+    /// Record every request and response of this session to FILE as JSON lines (credentials
+    /// redacted), for bug reports and regression tests.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+
+    /// Play a recorded session back through the same client code, with no network.
+    #[arg(long, value_name = "FILE", conflicts_with = "demo")]
+    pub replay: Option<PathBuf>,
+
     /// Also write logs to this file.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,

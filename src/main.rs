@@ -7,9 +7,9 @@ use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use tokio::sync::mpsc;
 
-use trigger_tui::app::App;
+use trigger_tui::app::{App, Connection};
 use trigger_tui::cli::{Cli, Command, OutputMode, ServeArgs, SimArgs, WatchArgs};
-use trigger_tui::client::{FeedConfig, task};
+use trigger_tui::client::{FeedConfig, Transport, task};
 use trigger_tui::config::{self, Secret};
 use trigger_tui::output::{self, exit};
 use trigger_tui::tui::{self, Exit, Signals, TerminalGuard};
@@ -105,6 +105,7 @@ async fn watch(args: WatchArgs) -> Result<u8> {
     // The demo runs the embedded server in-process and talks to it over loopback HTTP, exactly
     // as it would to Trigger.dev.
     let mut demo = None;
+    let mut replay = None;
     let (feed, source) = if args.demo {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let handle = server::start(server_config(&args.sim), addr)
@@ -121,6 +122,27 @@ async fn watch(args: WatchArgs) -> Result<u8> {
         let source = format!("demo server {}", handle.addr());
         demo = Some(handle);
         (feed, source)
+    } else if let Some(path) = &args.replay {
+        let transport = match Transport::replay(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("trigger-tui: cannot replay {}: {e}", path.display());
+                return Ok(exit::USAGE);
+            }
+        };
+        let Some(batch_id) = args.batch.clone().or_else(|| transport.recorded_batch_id()) else {
+            eprintln!("trigger-tui: {} records no batch feed; pass --batch", path.display());
+            return Ok(exit::USAGE);
+        };
+        replay = Some(transport);
+        let feed = FeedConfig {
+            api_url: settings.api_url.clone(),
+            batch_id,
+            token: Secret::new(String::new()),
+            branch: args.branch.clone(),
+            skip_columns: args.skip_columns.clone(),
+        };
+        (feed, format!("replay of {}", path.display()))
     } else {
         let Some(batch_id) = args.batch.clone().filter(|b| !b.trim().is_empty()) else {
             eprintln!(
@@ -169,8 +191,19 @@ async fn watch(args: WatchArgs) -> Result<u8> {
 
     let mut app = App::new(feed.batch_id.clone(), source, chrono::Utc::now());
     app.colors = settings.colors.clone();
+    let transport = match (replay, &args.record) {
+        (Some(replay), _) => replay,
+        (None, Some(path)) => match Transport::record(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("trigger-tui: cannot record to {}: {e}", path.display());
+                return Ok(exit::USAGE);
+            }
+        },
+        (None, None) => Transport::http().wrap_err("could not set up HTTP")?,
+    };
     let (feed_tx, feed_rx) = mpsc::channel(FEED_CHANNEL);
-    let feed_task = task::spawn(feed, feed_tx);
+    let feed_task = task::spawn(feed, transport, feed_tx);
 
     let code = match args.output {
         OutputMode::Ndjson => {
@@ -182,7 +215,14 @@ async fn watch(args: WatchArgs) -> Result<u8> {
             let result = tui::run(&mut guard.terminal, &mut app, feed_rx, settings.tick_rate).await;
             drop(guard);
             match result.wrap_err("terminal error")? {
-                Exit::Quit => exit::OK,
+                Exit::Quit => match (&app.failure, &app.connection) {
+                    (Some(reason), Connection::Failed { detail, .. }) => {
+                        // The terminal is restored: say once more why the feed failed.
+                        eprintln!("trigger-tui: error: {detail}");
+                        exit::for_failure(*reason)
+                    }
+                    _ => exit::OK,
+                },
                 Exit::FeedLost => return Err(eyre!("the feed task stopped unexpectedly")),
             }
         }

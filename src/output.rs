@@ -27,6 +27,18 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 4;
     /// The server does not speak the protocol (missing headers, unreadable bodies).
     pub const PROTOCOL: u8 = 5;
+
+    /// The exit code for a feed that failed for good.
+    pub fn for_failure(reason: super::ExitReason) -> u8 {
+        use super::ExitReason;
+        match reason {
+            ExitReason::Auth => AUTH,
+            ExitReason::NotFound => NOT_FOUND,
+            ExitReason::Protocol => PROTOCOL,
+            ExitReason::Other => FAILURE,
+            ExitReason::EndOfReplay => OK,
+        }
+    }
 }
 
 /// Prints runs as they arrive until the feed fails, a signal arrives, or (with
@@ -60,14 +72,13 @@ pub async fn run_ndjson(
                 }
                 let _ = out.flush();
             }
+            FeedEvent::Failed { code: ExitReason::EndOfReplay, .. } => {
+                eprintln!("trigger-tui: end of the recorded session");
+                return exit::OK;
+            }
             FeedEvent::Failed { detail, code, .. } => {
                 eprintln!("trigger-tui: error: {detail}");
-                return match code {
-                    ExitReason::Auth => exit::AUTH,
-                    ExitReason::NotFound => exit::NOT_FOUND,
-                    ExitReason::Protocol => exit::PROTOCOL,
-                    ExitReason::Other => exit::FAILURE,
-                };
+                return exit::for_failure(*code);
             }
             FeedEvent::Reconnecting { detail, attempt, retry_in, .. } => {
                 tracing::warn!(attempt, retry_in_ms = retry_in.as_millis() as u64, "{detail}");

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use trigger_tui::app::{App, Msg, update};
-use trigger_tui::client::{ExitReason, FeedConfig, FeedEvent, task};
+use trigger_tui::client::{ExitReason, FeedConfig, FeedEvent, Transport, task};
 use trigger_tui::config::Secret;
 use trigger_tui::model::Run;
 use trigger_tui::protocol::{Schema, parse_body};
@@ -94,7 +94,7 @@ fn new_app(server: &ServerHandle) -> App {
 async fn snapshot_then_live_updates_converge_to_the_server() {
     let server = start(12, 40.0).await;
     let (tx, mut rx) = mpsc::channel(64);
-    let feed = task::spawn(feed_config(&server), tx);
+    let feed = task::spawn(feed_config(&server), Transport::http().unwrap(), tx);
     let mut app = new_app(&server);
     let mut events = Vec::new();
 
@@ -116,7 +116,7 @@ async fn must_refetch_restarts_and_loses_no_run() {
     let server = start(10, 8.0).await;
     let control = server.control();
     let (tx, mut rx) = mpsc::channel(64);
-    let feed = task::spawn(feed_config(&server), tx);
+    let feed = task::spawn(feed_config(&server), Transport::http().unwrap(), tx);
     let mut app = new_app(&server);
     let mut events = Vec::new();
 
@@ -143,7 +143,7 @@ async fn rate_limits_and_server_errors_are_retried_with_backoff() {
     control.fail_next(500, 1);
     control.fail_next(503, 1);
     let (tx, mut rx) = mpsc::channel(64);
-    let feed = task::spawn(feed_config(&server), tx);
+    let feed = task::spawn(feed_config(&server), Transport::http().unwrap(), tx);
     let mut app = new_app(&server);
     let mut events = Vec::new();
 
@@ -172,7 +172,7 @@ async fn rate_limits_and_server_errors_are_retried_with_backoff() {
 
 async fn first_failure(config: FeedConfig) -> (String, String, ExitReason) {
     let (tx, mut rx) = mpsc::channel(64);
-    let feed = task::spawn(config, tx);
+    let feed = task::spawn(config, Transport::http().unwrap(), tx);
     let failure = timeout(PATIENCE, async {
         while let Some(event) = rx.recv().await {
             if let FeedEvent::Failed { reason, detail, code } = event {
@@ -223,7 +223,7 @@ async fn refused_connection_is_retried_not_fatal() {
         skip_columns: vec![],
     };
     let (tx, mut rx) = mpsc::channel(64);
-    let feed = task::spawn(config, tx);
+    let feed = task::spawn(config, Transport::http().unwrap(), tx);
     let mut attempts = Vec::new();
     timeout(PATIENCE, async {
         while let Some(event) = rx.recv().await {
@@ -255,7 +255,7 @@ async fn server_restart_shows_reconnecting_then_catches_up() {
     let mut app = new_app(&first);
     let mut events = Vec::new();
     config.batch_id = first.batch_id().to_string();
-    let feed = task::spawn(config, tx);
+    let feed = task::spawn(config, Transport::http().unwrap(), tx);
 
     drive(&mut rx, &mut app, &mut events, |app, _| app.runs.len() >= 2).await;
     first.shutdown().await;

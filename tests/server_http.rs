@@ -2,6 +2,9 @@
 //! partial updates, 409, legacy names, DEQUEUED rewriting), auth, errors, batch info, fault
 //! injection and determinism.
 
+// Helpers outside `#[test]` functions are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -12,8 +15,15 @@ use serde_json::{Map, Value, json};
 use trigger_tui::server::{self, DEMO_SECRET_KEY, ServerConfig, ServerHandle};
 
 const LOOPBACK: &str = "127.0.0.1:0";
-const TIMESTAMP_COLUMNS: [&str; 7] =
-    ["createdAt", "updatedAt", "startedAt", "delayUntil", "queuedAt", "expiredAt", "completedAt"];
+const TIMESTAMP_COLUMNS: [&str; 7] = [
+    "createdAt",
+    "updatedAt",
+    "startedAt",
+    "delayUntil",
+    "queuedAt",
+    "expiredAt",
+    "completedAt",
+];
 const FINAL: [&str; 7] = [
     "COMPLETED_SUCCESSFULLY",
     "COMPLETED_WITH_ERRORS",
@@ -30,7 +40,11 @@ async fn serve(config: ServerConfig) -> ServerHandle {
 }
 
 fn config(runs: usize, speed: f64) -> ServerConfig {
-    ServerConfig { runs, speed, ..ServerConfig::default() }
+    ServerConfig {
+        runs,
+        speed,
+        ..ServerConfig::default()
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -88,7 +102,11 @@ async fn get_with(srv: &ServerHandle, path: &str, who: Client, key: Option<&str>
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = res.text().await.unwrap();
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn get(srv: &ServerHandle, path: &str) -> Reply {
@@ -101,7 +119,11 @@ fn feed(srv: &ServerHandle, query: &str) -> String {
 
 fn assert_json_content_type(r: &Reply) {
     let ct = r.header("content-type").unwrap_or_default();
-    assert!(ct.contains("application/json"), "content-type {ct:?} for {}", r.status);
+    assert!(
+        ct.contains("application/json"),
+        "content-type {ct:?} for {}",
+        r.status
+    );
 }
 
 fn offset_version(offset: &str) -> u64 {
@@ -133,11 +155,17 @@ impl Mirror {
                 "insert" => {
                     inserts += 1;
                     assert_eq!(value.len(), 27, "insert carries the whole row");
-                    assert!(self.rows.insert(key, value).is_none(), "insert of a known row");
+                    assert!(
+                        self.rows.insert(key, value).is_none(),
+                        "insert of a known row"
+                    );
                 }
                 "update" => {
                     updates += 1;
-                    let row = self.rows.get_mut(&key).unwrap_or_else(|| panic!("update of {key}"));
+                    let row = self
+                        .rows
+                        .get_mut(&key)
+                        .unwrap_or_else(|| panic!("update of {key}"));
                     assert!(value.contains_key("id"));
                     assert!(value.len() < 27, "update is partial: {value:?}");
                     for (k, v) in value {
@@ -151,7 +179,10 @@ impl Mirror {
     }
 
     fn statuses(&self) -> Vec<String> {
-        self.rows.values().map(|r| r["status"].as_str().unwrap().to_owned()).collect()
+        self.rows
+            .values()
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
@@ -171,8 +202,15 @@ async fn snapshot_has_every_row_as_insert_and_all_headers() {
     assert_json_content_type(&r);
     let messages = r.messages();
     assert_eq!(messages.len(), 13);
-    assert!(messages[..12].iter().all(|m| m["headers"]["operation"] == "insert"));
-    assert_eq!(offset_version(r.header("electric-offset").unwrap()), srv.control().version());
+    assert!(
+        messages[..12]
+            .iter()
+            .all(|m| m["headers"]["operation"] == "insert")
+    );
+    assert_eq!(
+        offset_version(r.header("electric-offset").unwrap()),
+        srv.control().version()
+    );
     assert_eq!(r.header("electric-handle").unwrap(), srv.control().handle());
     assert!(r.header("electric-up-to-date").is_some());
     assert!(r.header("electric-cursor").is_none());
@@ -188,7 +226,10 @@ async fn snapshot_has_every_row_as_insert_and_all_headers() {
         let id = row["id"].as_str().unwrap();
         assert_eq!(key, &format!("\"public\".\"TaskRun\"/\"{id}\""));
         let friendly = row["friendlyId"].as_str().unwrap();
-        assert!(friendly.starts_with("run_") && friendly.len() == 29, "{friendly}");
+        assert!(
+            friendly.starts_with("run_") && friendly.len() == 29,
+            "{friendly}"
+        );
         assert!(FINAL.contains(&row["status"].as_str().unwrap()), "{row:?}");
         for col in TIMESTAMP_COLUMNS {
             if let Some(ts) = row[col].as_str() {
@@ -199,10 +240,17 @@ async fn snapshot_has_every_row_as_insert_and_all_headers() {
         assert!(matches!(row["isTest"].as_str(), Some("t" | "f")));
         assert_eq!(row["realtimeStreams"], "{}");
         let tags = &row["runTags"];
-        assert!(tags.is_null() || tags.as_str().unwrap().starts_with('{'), "{tags}");
+        assert!(
+            tags.is_null() || tags.as_str().unwrap().starts_with('{'),
+            "{tags}"
+        );
         assert_ne!(tags, "{}", "no tags is NULL, not an empty array");
         numbers.insert(row["number"].as_str().unwrap().parse::<u32>().unwrap());
-        row["usageDurationMs"].as_str().unwrap().parse::<u32>().unwrap();
+        row["usageDurationMs"]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap();
         row["costInCents"].as_str().unwrap().parse::<f64>().unwrap();
         if let Some(error) = row["error"].as_str() {
             let error: Value = serde_json::from_str(error).unwrap();
@@ -223,10 +271,24 @@ async fn live_requests_get_partial_updates_that_merge_into_the_snapshot() {
     let mut cursors = HashSet::new();
     let (mut inserts, mut updates) = (mirror.rows.len(), 0);
     let started = Instant::now();
-    while !(srv.control().is_done() && mirror.statuses().iter().all(|s| FINAL.contains(&s.as_str())))
+    while !(srv.control().is_done()
+        && mirror
+            .statuses()
+            .iter()
+            .all(|s| FINAL.contains(&s.as_str())))
     {
-        assert!(started.elapsed() < Duration::from_secs(30), "batch never finished");
-        let r = get(&srv, &feed(&srv, &format!("cursor={cursor}&handle={handle}&live=true&offset={offset}"))).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "batch never finished"
+        );
+        let r = get(
+            &srv,
+            &feed(
+                &srv,
+                &format!("cursor={cursor}&handle={handle}&live=true&offset={offset}"),
+            ),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_json_content_type(&r);
         assert_eq!(r.header("electric-handle"), Some(handle.as_str()));
@@ -260,11 +322,17 @@ async fn live_request_is_held_until_timeout_then_bare_up_to_date() {
     let (first, _) = snapshot(&srv).await;
     let handle = first.header("electric-handle").unwrap();
     let offset = first.header("electric-offset").unwrap();
-    let path = feed(&srv, &format!("cursor=&handle={handle}&live=true&offset={offset}"));
+    let path = feed(
+        &srv,
+        &format!("cursor=&handle={handle}&live=true&offset={offset}"),
+    );
     let t = Instant::now();
     let r = get(&srv, &path).await;
     let held = t.elapsed();
-    assert!(held >= Duration::from_millis(390) && held < Duration::from_millis(1_500), "{held:?}");
+    assert!(
+        held >= Duration::from_millis(390) && held < Duration::from_millis(1_500),
+        "{held:?}"
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!([{"headers": {"control": "up-to-date"}}]));
     assert_eq!(r.header("electric-offset"), Some(offset));
@@ -276,7 +344,11 @@ async fn live_request_is_held_until_timeout_then_bare_up_to_date() {
 
 #[tokio::test]
 async fn held_live_request_is_answered_as_soon_as_the_sim_moves() {
-    let srv = serve(ServerConfig { live_hold: Duration::from_secs(10), ..config(5, 0.000_001) }).await;
+    let srv = serve(ServerConfig {
+        live_hold: Duration::from_secs(10),
+        ..config(5, 0.000_001)
+    })
+    .await;
     let control = srv.control();
     // Create every run, then snapshot.
     while control.runs_created() < 5 {
@@ -285,7 +357,10 @@ async fn held_live_request_is_answered_as_soon_as_the_sim_moves() {
     let (first, mirror) = snapshot(&srv).await;
     let handle = first.header("electric-handle").unwrap();
     let offset = first.header("electric-offset").unwrap();
-    let path = feed(&srv, &format!("cursor=&handle={handle}&live=true&offset={offset}"));
+    let path = feed(
+        &srv,
+        &format!("cursor=&handle={handle}&live=true&offset={offset}"),
+    );
     let mover = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         control.advance()
@@ -294,10 +369,16 @@ async fn held_live_request_is_answered_as_soon_as_the_sim_moves() {
     let r = get(&srv, &path).await;
     let held = t.elapsed();
     assert!(mover.await.unwrap());
-    assert!(held >= Duration::from_millis(250) && held < Duration::from_secs(5), "{held:?}");
+    assert!(
+        held >= Duration::from_millis(250) && held < Duration::from_secs(5),
+        "{held:?}"
+    );
     let messages = r.messages();
     assert!(messages.len() >= 2, "{messages:?}");
-    assert_eq!(offset_version(r.header("electric-offset").unwrap()), offset_version(offset) + 1);
+    assert_eq!(
+        offset_version(r.header("electric-offset").unwrap()),
+        offset_version(offset) + 1
+    );
     for m in &messages[..messages.len() - 1] {
         assert_eq!(m["headers"]["operation"], "update");
         let value = m["value"].as_object().unwrap();
@@ -323,13 +404,21 @@ async fn unknown_or_rotated_handle_gets_409_must_refetch() {
     assert_json_content_type(&r);
     assert_eq!(r.header("electric-handle").unwrap(), control.handle());
     assert_eq!(r.body, r#"[{"headers":{"control":"must-refetch"}}]"#);
-    let live = get(&srv, &feed(&srv, "cursor=&handle=bogus-1&live=true&offset=0_0")).await;
+    let live = get(
+        &srv,
+        &feed(&srv, "cursor=&handle=bogus-1&live=true&offset=0_0"),
+    )
+    .await;
     assert_eq!(live.status, 409);
 
     // Rotation: the old handle is refused, a held request on it is released with 409.
     let old = control.handle();
     let held = {
-        let url = format!("{}{}", srv.base_url(), feed(&srv, &format!("handle={old}&live=true&offset=0_0")));
+        let url = format!(
+            "{}{}",
+            srv.base_url(),
+            feed(&srv, &format!("handle={old}&live=true&offset=0_0"))
+        );
         tokio::spawn(async move {
             let t = Instant::now();
             let r = client()
@@ -339,7 +428,11 @@ async fn unknown_or_rotated_handle_gets_409_must_refetch() {
                 .send()
                 .await
                 .unwrap();
-            (r.status().as_u16(), r.headers().get("electric-handle").cloned(), t.elapsed())
+            (
+                r.status().as_u16(),
+                r.headers().get("electric-handle").cloned(),
+                t.elapsed(),
+            )
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -354,7 +447,14 @@ async fn unknown_or_rotated_handle_gets_409_must_refetch() {
     assert_eq!(stale.status, 409);
     assert_eq!(stale.header("electric-handle").unwrap(), new);
     // offset=-1 with the new handle (what the SDK sends after a 409) starts over.
-    let again = get(&srv, &feed(&srv, &format!("expired_handle={old}&handle={new}&offset=-1"))).await;
+    let again = get(
+        &srv,
+        &feed(
+            &srv,
+            &format!("expired_handle={old}&handle={new}&offset=-1"),
+        ),
+    )
+    .await;
     assert_eq!(again.status, 200);
     assert_eq!(again.header("electric-handle").unwrap(), new);
     // Handles differ between server processes, even with one seed.
@@ -425,7 +525,13 @@ async fn unknown_batch_is_404_and_bad_requests_are_400() {
 async fn old_clients_get_legacy_header_names_and_send_shape_id() {
     let srv = serve(config(4, 2_000.0)).await;
     srv.control().wait_until_done().await;
-    let r = get_with(&srv, &feed(&srv, "offset=-1"), Client::Legacy, Some(DEMO_SECRET_KEY)).await;
+    let r = get_with(
+        &srv,
+        &feed(&srv, "offset=-1"),
+        Client::Legacy,
+        Some(DEMO_SECRET_KEY),
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert!(r.header("electric-offset").is_none() && r.header("electric-handle").is_none());
     let handle = r.header("electric-shape-id").unwrap().to_owned();
@@ -490,7 +596,9 @@ async fn dequeued_is_executing_for_old_api_versions() {
 #[tokio::test]
 async fn batch_info_v1_and_v2() {
     let srv = serve(config(15, f64::INFINITY)).await;
-    let info = get(&srv, &format!("/api/v1/batches/{}", srv.batch_id())).await.json();
+    let info = get(&srv, &format!("/api/v1/batches/{}", srv.batch_id()))
+        .await
+        .json();
     assert_eq!(info["status"], "PROCESSING");
     assert_eq!(info["runs"], json!([]));
     assert_eq!(info["runCount"], 15);
@@ -503,7 +611,10 @@ async fn batch_info_v1_and_v2() {
         .rows
         .values()
         .map(|r| {
-            (r["number"].as_str().unwrap().parse().unwrap(), r["friendlyId"].as_str().unwrap().to_owned())
+            (
+                r["number"].as_str().unwrap().parse().unwrap(),
+                r["friendlyId"].as_str().unwrap().to_owned(),
+            )
         })
         .collect();
     friendly.sort();
@@ -527,11 +638,18 @@ async fn batch_info_v1_and_v2() {
     }
     assert!(v1["updatedAt"].as_str() > v1["createdAt"].as_str());
 
-    let v2 = get(&srv, &format!("/api/v2/batches/{}", srv.batch_id())).await.json();
+    let v2 = get(&srv, &format!("/api/v2/batches/{}", srv.batch_id()))
+        .await
+        .json();
     assert_eq!(v2["status"], "COMPLETED");
     assert_eq!(v2["runs"], json!(friendly));
     assert_eq!(v2["processing"]["errors"], json!([]));
-    assert!(v2["processing"]["completedAt"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        v2["processing"]["completedAt"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
     srv.shutdown().await;
 }
 
@@ -577,7 +695,10 @@ fn without_timestamps(mirror: &Mirror) -> Vec<Map<String, Value>> {
 
 #[tokio::test]
 async fn one_seed_gives_the_same_rows() {
-    let cfg = |seed| ServerConfig { seed, ..config(30, 1_000_000.0) };
+    let cfg = |seed| ServerConfig {
+        seed,
+        ..config(30, 1_000_000.0)
+    };
     let a = serve(cfg(11)).await;
     let b = serve(cfg(11)).await;
     let c = serve(cfg(12)).await;
@@ -592,7 +713,10 @@ async fn one_seed_gives_the_same_rows() {
     let (_, mc) = snapshot(&c).await;
     assert_eq!(without_timestamps(&ma), without_timestamps(&mb));
     assert_ne!(without_timestamps(&ma), without_timestamps(&mc));
-    assert_eq!(ra.header("electric-offset"), Some(format!("{}_0", a.control().version()).as_str()));
+    assert_eq!(
+        ra.header("electric-offset"),
+        Some(format!("{}_0", a.control().version()).as_str())
+    );
     for s in [a, b, c] {
         s.shutdown().await;
     }
@@ -600,10 +724,16 @@ async fn one_seed_gives_the_same_rows() {
 
 #[tokio::test]
 async fn infinite_speed_walks_every_run_through_every_status() {
-    let srv = serve(ServerConfig { live_hold: Duration::from_millis(200), ..config(25, f64::INFINITY) })
-        .await;
+    let srv = serve(ServerConfig {
+        live_hold: Duration::from_millis(200),
+        ..config(25, f64::INFINITY)
+    })
+    .await;
     let (first, mut mirror) = snapshot(&srv).await;
-    assert!(mirror.rows.is_empty(), "nothing happens before the first live request");
+    assert!(
+        mirror.rows.is_empty(),
+        "nothing happens before the first live request"
+    );
     let handle = first.header("electric-handle").unwrap().to_owned();
     let mut offset = first.header("electric-offset").unwrap().to_owned();
     let mut seen: HashMap<String, Vec<String>> = HashMap::new();
@@ -611,10 +741,18 @@ async fn infinite_speed_walks_every_run_through_every_status() {
     while !srv.control().is_done() {
         requests += 1;
         assert!(requests < 10_000);
-        let r = get(&srv, &feed(&srv, &format!("handle={handle}&live=true&offset={offset}"))).await;
+        let r = get(
+            &srv,
+            &feed(&srv, &format!("handle={handle}&live=true&offset={offset}")),
+        )
+        .await;
         assert_eq!(r.status, 200);
         offset = r.header("electric-offset").unwrap().to_owned();
-        assert_eq!(offset_version(&offset), requests, "one group per live request");
+        assert_eq!(
+            offset_version(&offset),
+            requests,
+            "one group per live request"
+        );
         mirror.apply(&r.messages());
         for (key, row) in &mirror.rows {
             let status = row["status"].as_str().unwrap().to_owned();
@@ -627,7 +765,10 @@ async fn infinite_speed_walks_every_run_through_every_status() {
     assert_eq!(seen.len(), 25);
     let mut all = HashSet::new();
     for (key, statuses) in &seen {
-        assert!(matches!(statuses[0].as_str(), "PENDING" | "DELAYED"), "{key}: {statuses:?}");
+        assert!(
+            matches!(statuses[0].as_str(), "PENDING" | "DELAYED"),
+            "{key}: {statuses:?}"
+        );
         let last = statuses.last().unwrap();
         assert!(FINAL.contains(&last.as_str()), "{key}: {statuses:?}");
         let started = mirror.rows[key]["startedAt"].is_string();
@@ -637,11 +778,21 @@ async fn infinite_speed_walks_every_run_through_every_status() {
         }
         all.extend(statuses.iter().cloned());
     }
-    for status in ["PENDING", "DEQUEUED", "EXECUTING", "COMPLETED_SUCCESSFULLY", "CRASHED"] {
+    for status in [
+        "PENDING",
+        "DEQUEUED",
+        "EXECUTING",
+        "COMPLETED_SUCCESSFULLY",
+        "CRASHED",
+    ] {
         assert!(all.contains(status), "{status} never seen in {all:?}");
     }
     // Once done, a live request is held and answered with a bare up-to-date.
-    let r = get(&srv, &feed(&srv, &format!("handle={handle}&live=true&offset={offset}"))).await;
+    let r = get(
+        &srv,
+        &feed(&srv, &format!("handle={handle}&live=true&offset={offset}")),
+    )
+    .await;
     assert_eq!(r.json(), json!([{"headers": {"control": "up-to-date"}}]));
     srv.shutdown().await;
 }
@@ -651,22 +802,41 @@ async fn tags_are_array_literals_that_need_quoting() {
     let srv = serve(config(100, 1_000_000.0)).await;
     srv.control().wait_until_done().await;
     let (_, mirror) = snapshot(&srv).await;
-    let tags: Vec<&str> = mirror.rows.values().filter_map(|r| r["runTags"].as_str()).collect();
+    let tags: Vec<&str> = mirror
+        .rows
+        .values()
+        .filter_map(|r| r["runTags"].as_str())
+        .collect();
     assert!(tags.len() > 30);
-    assert!(tags.iter().any(|t| t.contains(r#""customer \"vip\"""#)), "{tags:?}");
+    assert!(
+        tags.iter().any(|t| t.contains(r#""customer \"vip\"""#)),
+        "{tags:?}"
+    );
     assert!(tags.iter().any(|t| t.contains(r#""import,batch-7""#)));
     assert!(tags.iter().any(|t| t.contains(r#""region eu-west""#)));
     assert!(tags.iter().any(|t| t.contains(r#""path\\to\\file""#)));
     assert!(tags.iter().any(|t| t.contains(r#""NULL""#)));
-    assert!(tags.iter().all(|t| t.starts_with('{') && t.ends_with('}') && !t.contains(",NULL")));
+    assert!(
+        tags.iter()
+            .all(|t| t.starts_with('{') && t.ends_with('}') && !t.contains(",NULL"))
+    );
     // Payload and error variety over a full batch.
-    let types: HashSet<&str> = mirror.rows.values().filter_map(|r| r["payloadType"].as_str()).collect();
+    let types: HashSet<&str> = mirror
+        .rows
+        .values()
+        .filter_map(|r| r["payloadType"].as_str())
+        .collect();
     assert_eq!(types.len(), 3, "{types:?}");
     let errors: HashSet<String> = mirror
         .rows
         .values()
         .filter_map(|r| r["error"].as_str())
-        .map(|e| serde_json::from_str::<Value>(e).unwrap()["type"].as_str().unwrap().to_owned())
+        .map(|e| {
+            serde_json::from_str::<Value>(e).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(errors.len(), 4, "{errors:?}");
     srv.shutdown().await;
@@ -676,7 +846,11 @@ async fn tags_are_array_literals_that_need_quoting() {
 async fn skip_columns_leaves_out_all_but_reserved_columns() {
     let srv = serve(config(5, 1_000_000.0)).await;
     srv.control().wait_until_done().await;
-    let r = get(&srv, &feed(&srv, "offset=-1&skipColumns=payload,output,id,status,bogus")).await;
+    let r = get(
+        &srv,
+        &feed(&srv, "offset=-1&skipColumns=payload,output,id,status,bogus"),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let schema: Value = serde_json::from_str(r.header("electric-schema").unwrap()).unwrap();
     assert!(schema.get("payload").is_none() && schema.get("output").is_none());
@@ -688,8 +862,19 @@ async fn skip_columns_leaves_out_all_but_reserved_columns() {
 
 #[tokio::test]
 async fn shutdown_releases_held_requests() {
-    let srv = serve(ServerConfig { live_hold: Duration::from_secs(30), ..config(3, 0.000_001) }).await;
-    let url = format!("{}{}", srv.base_url(), feed(&srv, &format!("handle={}&live=true&offset=0_0", srv.control().handle())));
+    let srv = serve(ServerConfig {
+        live_hold: Duration::from_secs(30),
+        ..config(3, 0.000_001)
+    })
+    .await;
+    let url = format!(
+        "{}{}",
+        srv.base_url(),
+        feed(
+            &srv,
+            &format!("handle={}&live=true&offset=0_0", srv.control().handle())
+        )
+    );
     let held = tokio::spawn(async move {
         client()
             .get(url)
@@ -713,4 +898,19 @@ async fn rejects_a_non_positive_speed() {
         let err = server::start(config(1, speed), addr).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
+}
+
+#[tokio::test]
+async fn an_empty_batch_is_done_at_once() {
+    let srv = serve(config(0, 1.0)).await;
+    assert!(srv.control().is_done());
+    let (r, mirror) = snapshot(&srv).await;
+    assert!(mirror.rows.is_empty());
+    assert_eq!(r.header("electric-offset"), Some("0_0"));
+    let info = get(&srv, &format!("/api/v2/batches/{}", srv.batch_id()))
+        .await
+        .json();
+    assert_eq!(info["status"], "COMPLETED");
+    assert_eq!(info["runCount"], 0);
+    srv.shutdown().await;
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ratatui::style::Color;
 
-use crate::client::BatchInfo;
+use crate::client::{BatchInfo, ExitReason};
 use crate::model::{Decoded, Run, Summary};
 
 pub use msg::{Cmd, Msg};
@@ -77,6 +77,8 @@ pub struct App {
     /// When the last run update arrived.
     pub last_update: Option<DateTime<Utc>>,
     pub should_quit: bool,
+    /// Why the feed failed for good, for the exit code.
+    pub failure: Option<ExitReason>,
 }
 
 impl App {
@@ -100,6 +102,7 @@ impl App {
             colors: BTreeMap::new(),
             last_update: None,
             should_quit: false,
+            failure: None,
         }
     }
 

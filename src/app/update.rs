@@ -39,7 +39,8 @@ fn on_feed(app: &mut App, event: FeedEvent) {
         FeedEvent::Reconnecting { reason, attempt, retry_in, .. } => {
             app.connection = Connection::Reconnecting { reason, attempt, retry_in };
         }
-        FeedEvent::Failed { reason, detail, .. } => {
+        FeedEvent::Failed { reason, detail, code } => {
+            app.failure = Some(code);
             app.connection = Connection::Failed { reason, detail };
         }
         FeedEvent::BatchInfo(info) => app.batch_info = Some(info),

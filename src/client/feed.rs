@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use reqwest::{StatusCode, header::HeaderMap};
 use thiserror::Error;
 
 use crate::config::Secret;
@@ -11,6 +10,7 @@ use crate::protocol::{BodyError, Message, Schema, headers, parse_body, versions}
 use crate::sanitize::clip_line;
 
 use super::shape::Shape;
+use super::transport::{RawResponse, Transport};
 
 /// Where and how to read a feed.
 #[derive(Debug, Clone)]
@@ -51,6 +51,8 @@ pub enum FeedError {
     MissingHeaders(Vec<&'static str>),
     #[error("bad response body: {0}")]
     BadBody(String),
+    #[error("the recorded session has no more exchanges")]
+    ReplayEnded,
 }
 
 impl FeedError {
@@ -71,6 +73,7 @@ impl FeedError {
             Self::Network(e) => clip_line(e, 60),
             Self::MissingHeaders(h) => format!("missing headers: {}", h.join(", ")),
             Self::BadBody(_) => "unreadable response body".into(),
+            Self::ReplayEnded => "end of recording".into(),
         }
     }
 }
@@ -133,43 +136,33 @@ pub fn request_headers(config: &FeedConfig) -> Vec<(&'static str, String)> {
 
 /// Sends one request for the shape's position and reads the answer.
 pub async fn round(
-    http: &reqwest::Client,
+    transport: &Transport,
     config: &FeedConfig,
     shape: &Shape,
     timeout: Duration,
 ) -> Result<Outcome, FeedError> {
     let url = shape_url(config, shape);
-    let mut request = http.get(url).timeout(timeout);
-    for (name, value) in request_headers(config) {
-        request = request.header(name, value);
-    }
-    let response = request.send().await.map_err(|e| FeedError::Network(describe(&e)))?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(|e| FeedError::Network(describe(&e)))?;
-
-    match status {
-        StatusCode::OK => read_ok(&headers, &body, shape.live),
-        StatusCode::CONFLICT => {
-            let handle = header(&headers, headers::HANDLE, headers::LEGACY_HANDLE);
+    let response = transport.get(&url, &request_headers(config), timeout).await?;
+    match response.status {
+        200 => read_ok(&response, shape.live),
+        409 => {
+            let handle = header(&response, headers::HANDLE, headers::LEGACY_HANDLE);
             Ok(Outcome::MustRefetch { handle })
         }
-        _ => Err(classify(status, &body, &config.batch_id)),
+        status => Err(classify(status, &response.body, &config.batch_id)),
     }
 }
 
-fn header(map: &HeaderMap, name: &str, legacy: &str) -> Option<String> {
-    map.get(name)
-        .or_else(|| map.get(legacy))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+fn header(response: &RawResponse, name: &str, legacy: &str) -> Option<String> {
+    response.header(name).or_else(|| response.header(legacy)).map(str::to_string)
 }
 
-fn read_ok(map: &HeaderMap, body: &[u8], live: bool) -> Result<Outcome, FeedError> {
-    let offset = header(map, headers::OFFSET, headers::LEGACY_OFFSET);
-    let handle = header(map, headers::HANDLE, headers::LEGACY_HANDLE);
-    let cursor = header(map, headers::CURSOR, headers::CURSOR);
-    let schema_text = header(map, headers::SCHEMA, headers::SCHEMA);
+fn read_ok(response: &RawResponse, live: bool) -> Result<Outcome, FeedError> {
+    let offset = header(response, headers::OFFSET, headers::LEGACY_OFFSET);
+    let handle = header(response, headers::HANDLE, headers::LEGACY_HANDLE);
+    let cursor = header(response, headers::CURSOR, headers::CURSOR);
+    let schema_text = header(response, headers::SCHEMA, headers::SCHEMA);
+    let body = &response.body;
 
     let mut missing = Vec::new();
     if handle.is_none() {
@@ -201,10 +194,10 @@ fn read_ok(map: &HeaderMap, body: &[u8], live: bool) -> Result<Outcome, FeedErro
 }
 
 /// Turns a non-200, non-409 answer into an error, with the server's own words clipped.
-pub fn classify(status: StatusCode, body: &[u8], batch: &str) -> FeedError {
+pub fn classify(status: u16, body: &[u8], batch: &str) -> FeedError {
     let detail = error_detail(body);
     let batch = batch.to_string();
-    match status.as_u16() {
+    match status {
         401 => FeedError::Unauthorized(detail),
         403 => FeedError::Forbidden { batch, detail },
         404 => FeedError::NotFound { batch, detail },
@@ -303,10 +296,17 @@ mod tests {
         assert!(get("trigger-version").is_some());
     }
 
+    fn response(headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+        RawResponse {
+            status: 200,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.to_vec(),
+        }
+    }
+
     #[test]
     fn missing_headers_are_named() {
-        let map = HeaderMap::new();
-        let err = read_ok(&map, b"[]", false).unwrap_err();
+        let err = read_ok(&response(&[], b"[]"), false).unwrap_err();
         assert_eq!(
             err,
             FeedError::MissingHeaders(vec!["electric-handle", "electric-offset", "electric-schema"])
@@ -316,27 +316,27 @@ mod tests {
 
     #[test]
     fn legacy_header_names_are_accepted() {
-        let mut map = HeaderMap::new();
-        map.insert("electric-chunk-last-offset", "5_0".parse().unwrap());
-        map.insert("electric-shape-id", "h".parse().unwrap());
-        map.insert("electric-schema", "{}".parse().unwrap());
-        let Outcome::Data(r) = read_ok(&map, b"[]", false).unwrap() else { panic!() };
+        let legacy = response(
+            &[("electric-chunk-last-offset", "5_0"), ("electric-shape-id", "h"), ("electric-schema", "{}")],
+            b"[]",
+        );
+        let Outcome::Data(r) = read_ok(&legacy, false).unwrap() else { panic!() };
         assert_eq!((r.offset.as_str(), r.handle.as_str()), ("5_0", "h"));
     }
 
     #[test]
     fn statuses_classify_with_clear_causes() {
-        let e = classify(StatusCode::UNAUTHORIZED, br#"{"error":"Invalid API key"}"#, "batch_1");
+        let e = classify(401, br#"{"error":"Invalid API key"}"#, "batch_1");
         assert!(!e.is_retryable());
         assert!(e.to_string().contains("Invalid API key"));
-        let e = classify(StatusCode::FORBIDDEN, b"{}", "batch_1");
+        let e = classify(403, b"{}", "batch_1");
         assert!(e.to_string().contains("read:batch:batch_1"));
-        let e = classify(StatusCode::NOT_FOUND, b"", "batch_1");
+        let e = classify(404, b"", "batch_1");
         assert!(e.to_string().contains("batch_1"));
-        assert!(classify(StatusCode::TOO_MANY_REQUESTS, b"", "b").is_retryable());
-        assert!(classify(StatusCode::BAD_GATEWAY, b"<html>x</html>", "b").is_retryable());
-        let e = classify(StatusCode::GATEWAY_TIMEOUT, b"<html>upstream timed out</html>", "b");
+        assert!(classify(429, b"", "b").is_retryable());
+        assert!(classify(502, b"<html>x</html>", "b").is_retryable());
+        let e = classify(504, b"<html>upstream timed out</html>", "b");
         assert!(e.to_string().contains("HTML"));
-        assert!(!classify(StatusCode::BAD_REQUEST, b"", "b").is_retryable());
+        assert!(!classify(400, b"", "b").is_retryable());
     }
 }

@@ -4,7 +4,9 @@
 pub mod feed;
 pub mod shape;
 pub mod task;
+pub mod transport;
 
 pub use feed::{FeedConfig, FeedError};
 pub use shape::{Flush, Shape};
 pub use task::{BatchInfo, ExitReason, FeedEvent};
+pub use transport::Transport;

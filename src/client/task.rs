@@ -10,6 +10,7 @@ use tracing::{debug, error, info, warn};
 
 use super::feed::{self, FeedConfig, FeedError, Outcome};
 use super::shape::{Flush, Shape};
+use super::transport::Transport;
 
 /// How long a live long-poll may take before we give up on it: the server holds ~20 s.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -44,6 +45,8 @@ pub enum ExitReason {
     NotFound,
     Protocol,
     Other,
+    /// A replayed session ran out of recorded exchanges: not a failure.
+    EndOfReplay,
 }
 
 /// The batch record (`GET /api/v2/batches/{id}`), the parts the dashboard uses.
@@ -58,8 +61,12 @@ pub struct BatchInfo {
 }
 
 /// Spawns the feed task on the current runtime.
-pub fn spawn(config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(config, feed_tx))
+pub fn spawn(
+    config: FeedConfig,
+    transport: Transport,
+    feed_tx: mpsc::Sender<FeedEvent>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(config, transport, feed_tx))
 }
 
 fn backoff() -> impl Iterator<Item = Duration> {
@@ -73,30 +80,9 @@ fn backoff() -> impl Iterator<Item = Duration> {
         .build()
 }
 
-/// Builds the HTTP client: rustls with the platform's roots, no cookies, our user agent.
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .user_agent(concat!("trigger-tui/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-}
-
 /// Runs the feed until it fails for good or the receiver is dropped.
-pub async fn run(config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) {
-    let http = match http_client() {
-        Ok(http) => http,
-        Err(e) => {
-            let _ = feed_tx
-                .send(FeedEvent::Failed {
-                    reason: "could not set up HTTP".into(),
-                    detail: e.to_string(),
-                    code: ExitReason::Other,
-                })
-                .await;
-            return;
-        }
-    };
-    tokio::spawn(batch_info(http.clone(), config.clone(), feed_tx.clone()));
+pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender<FeedEvent>) {
+    tokio::spawn(batch_info(transport.clone(), config.clone(), feed_tx.clone()));
 
     let mut shape = Shape::default();
     let mut delays = backoff();
@@ -117,7 +103,7 @@ pub async fn run(config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) {
             live = shape.live,
             "feed request"
         );
-        let result = feed::round(&http, &config, &shape, timeout).await;
+        let result = feed::round(&transport, &config, &shape, timeout).await;
         let (error, retry_in) = match result {
             Ok(Outcome::Data(response)) => {
                 if attempt > 0 {
@@ -182,12 +168,17 @@ pub async fn run(config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) {
             }
             Err(error) => {
                 let code = match &error {
+                    FeedError::ReplayEnded => ExitReason::EndOfReplay,
                     FeedError::Unauthorized(_) | FeedError::Forbidden { .. } => ExitReason::Auth,
                     FeedError::NotFound { .. } => ExitReason::NotFound,
                     FeedError::MissingHeaders(_) | FeedError::BadBody(_) => ExitReason::Protocol,
                     _ => ExitReason::Other,
                 };
-                error!(error = %error, "feed failed");
+                if error == FeedError::ReplayEnded {
+                    info!("end of the recorded session");
+                } else {
+                    error!(error = %error, "feed failed");
+                }
                 let _ = feed_tx
                     .send(FeedEvent::Failed { reason: error.short(), detail: error.to_string(), code })
                     .await;
@@ -214,22 +205,16 @@ pub async fn run(config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) {
 
 /// Fetches the batch record once, retrying transient faults a few times; failures are logged,
 /// not fatal (the feed itself reports auth and not-found errors).
-async fn batch_info(http: reqwest::Client, config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) {
+async fn batch_info(transport: Transport, config: FeedConfig, feed_tx: mpsc::Sender<FeedEvent>) {
     let mut url = config.api_url.clone();
     let base = url.path().trim_end_matches('/').to_string();
     url.set_path(&format!("{base}/api/v2/batches/{}", config.batch_id));
+    let auth = [("authorization", format!("Bearer {}", config.token.expose()))];
     let mut delays = backoff();
     for _ in 0..8 {
-        let request = http
-            .get(url.clone())
-            .timeout(CATCHUP_TIMEOUT)
-            .bearer_auth(config.token.expose())
-            .send()
-            .await;
-        match request {
-            Ok(response) if response.status().is_success() => {
-                let body = response.bytes().await.unwrap_or_default();
-                match serde_json::from_slice::<BatchInfo>(&body) {
+        match transport.get(&url, &auth, CATCHUP_TIMEOUT).await {
+            Ok(response) if response.status == 200 => {
+                match serde_json::from_slice::<BatchInfo>(&response.body) {
                     Ok(info) => {
                         let _ = feed_tx.send(FeedEvent::BatchInfo(info)).await;
                     }
@@ -237,12 +222,13 @@ async fn batch_info(http: reqwest::Client, config: FeedConfig, feed_tx: mpsc::Se
                 }
                 return;
             }
-            Ok(response) if response.status().is_client_error() => {
-                debug!(status = response.status().as_u16(), "batch info not available");
+            Ok(response) if (400..500).contains(&response.status) => {
+                debug!(status = response.status, "batch info not available");
                 return;
             }
-            Ok(response) => debug!(status = response.status().as_u16(), "batch info: retrying"),
-            Err(e) => debug!(error = %feed::describe(&e), "batch info: retrying"),
+            Err(FeedError::ReplayEnded) => return,
+            Ok(response) => debug!(status = response.status, "batch info: retrying"),
+            Err(e) => debug!(error = %e, "batch info: retrying"),
         }
         tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(10))).await;
     }

@@ -94,16 +94,36 @@ mod tests {
     #[test]
     fn accepts_only_the_secret_key() {
         let r = Resource::Batch("batch_1");
-        assert_eq!(authorize(&headers(Some("Bearer k")), "k", r), Ok(Principal::SecretKey));
-        assert_eq!(authorize(&headers(Some("bearer  k ")), "k", r), Ok(Principal::SecretKey));
-        for bad in [None, Some("Bearer"), Some("Bearer "), Some("Basic k"), Some("Bearer kk"), Some("k")] {
-            assert_eq!(authorize(&headers(bad), "k", r), Err(AuthError::Unauthenticated), "{bad:?}");
+        assert_eq!(
+            authorize(&headers(Some("Bearer k")), "k", r),
+            Ok(Principal::SecretKey)
+        );
+        assert_eq!(
+            authorize(&headers(Some("bearer  k ")), "k", r),
+            Ok(Principal::SecretKey)
+        );
+        for bad in [
+            None,
+            Some("Bearer"),
+            Some("Bearer "),
+            Some("Basic k"),
+            Some("Bearer kk"),
+            Some("k"),
+        ] {
+            assert_eq!(
+                authorize(&headers(bad), "k", r),
+                Err(AuthError::Unauthenticated),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn error_body_never_echoes_the_token() {
         let body = serde_json::json!({ "error": AuthError::Unauthenticated.to_string() });
-        assert_eq!(body.to_string(), r#"{"error":"Invalid or missing API key"}"#);
+        assert_eq!(
+            body.to_string(),
+            r#"{"error":"Invalid or missing API key"}"#
+        );
     }
 }

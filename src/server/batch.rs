@@ -54,7 +54,11 @@ fn batch_info(shared: &Shared, batch_id: &str, headers: &HeaderMap, v2: bool) ->
         } else {
             "PENDING"
         };
-        let updated_ms = if done { store.sim_ms() } else { store.last_created_ms() };
+        let updated_ms = if done {
+            store.sim_ms()
+        } else {
+            store.last_created_ms()
+        };
         let runs: Vec<&str> = store
             .rows()
             .filter_map(|(i, _)| shared.plan.runs.get(i).map(|r| r.friendly_id.as_str()))
@@ -70,20 +74,25 @@ fn batch_info(shared: &Shared, batch_id: &str, headers: &HeaderMap, v2: bool) ->
             "successfulRunCount": created,
             "failedRunCount": 0,
         });
-        if v2 {
-            if let Value::Object(map) = &mut body {
-                let mut processing = serde_json::Map::new();
-                if let Some(at) = &processed_at {
-                    map.insert("processingCompletedAt".to_owned(), Value::String(at.clone()));
-                    processing.insert("completedAt".to_owned(), Value::String(at.clone()));
-                }
-                processing.insert("errors".to_owned(), json!([]));
-                map.insert("processing".to_owned(), Value::Object(processing));
+        if v2 && let Value::Object(map) = &mut body {
+            let mut processing = serde_json::Map::new();
+            if let Some(at) = &processed_at {
+                map.insert(
+                    "processingCompletedAt".to_owned(),
+                    Value::String(at.clone()),
+                );
+                processing.insert("completedAt".to_owned(), Value::String(at.clone()));
             }
+            processing.insert("errors".to_owned(), json!([]));
+            map.insert("processing".to_owned(), Value::Object(processing));
         }
         body
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string())
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
         .into_response()
 }
 

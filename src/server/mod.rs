@@ -117,7 +117,9 @@ impl ServerHandle {
 
     /// A cheap handle to steer the server (fault injection, handle rotation, progress).
     pub fn control(&self) -> Control {
-        Control { shared: Arc::clone(&self.shared) }
+        Control {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Stops serving (held live requests are released with 503) and stops the simulation.
@@ -126,7 +128,10 @@ impl ServerHandle {
         self.shared.release_waiters();
         let serve = self.serve_task;
         let abort = serve.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), serve).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), serve)
+            .await
+            .is_err()
+        {
             abort.abort();
         }
         if let Some(driver) = self.driver_task {
@@ -169,7 +174,10 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandl
         }
     };
     let serve_task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
             tracing::warn!("demo server stopped: {e}");
         }
     });
@@ -184,7 +192,13 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandl
         sim_ms = shared.plan.duration_ms(),
         "demo server listening"
     );
-    Ok(ServerHandle { addr, shared, shutdown_tx, serve_task, driver_task })
+    Ok(ServerHandle {
+        addr,
+        shared,
+        shutdown_tx,
+        serve_task,
+        driver_task,
+    })
 }
 
 /// Steers a running server; cheap to clone. Meant for tests and demos.
@@ -195,7 +209,9 @@ pub struct Control {
 
 impl std::fmt::Debug for Control {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Control").field("batch_id", &self.shared.batch_id).finish()
+        f.debug_struct("Control")
+            .field("batch_id", &self.shared.batch_id)
+            .finish()
     }
 }
 
@@ -279,7 +295,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn new(config: ServerConfig, plan: Plan, base: chrono::DateTime<Utc>, infinite: bool) -> Shared {
+    fn new(
+        config: ServerConfig,
+        plan: Plan,
+        base: chrono::DateTime<Utc>,
+        infinite: bool,
+    ) -> Shared {
         let store = Store::new(base, plan.runs.len());
         let (changed, _) = watch::channel(0);
         Shared {
@@ -289,7 +310,10 @@ impl Shared {
             infinite,
             speed: config.speed,
             plan,
-            state: Mutex::new(SimState { store, next_group: 0 }),
+            state: Mutex::new(SimState {
+                store,
+                next_group: 0,
+            }),
             handle: Mutex::new(new_handle()),
             faults: Mutex::new(VecDeque::new()),
             changed,
@@ -345,7 +369,10 @@ impl Shared {
                 state.next_group += 1;
                 applied = true;
             }
-            (applied, self.plan.groups.get(state.next_group).map(|g| g.at))
+            (
+                applied,
+                self.plan.groups.get(state.next_group).map(|g| g.at),
+            )
         };
         if applied {
             self.notify();
@@ -366,7 +393,8 @@ impl Shared {
     /// How long to hold a live request: `live_hold` plus up to 10 % jitter.
     pub(crate) fn hold_duration(&self) -> Duration {
         let fraction: f64 = lock(&self.jitter).random_range(0.0..0.1);
-        self.live_hold + self.live_hold.mul_f64(fraction)
+        self.live_hold
+            .saturating_add(self.live_hold.mul_f64(fraction))
     }
 }
 
@@ -392,7 +420,8 @@ async fn drive(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let speed = shared.speed;
     let mut next = shared.plan.groups.first().map(|g| g.at);
     while let Some(at) = next {
-        let wall = Duration::try_from_secs_f64(at as f64 / 1_000.0 / speed).unwrap_or(Duration::MAX);
+        let wall =
+            Duration::try_from_secs_f64(at as f64 / 1_000.0 / speed).unwrap_or(Duration::MAX);
         match start.checked_add(wall) {
             Some(deadline) => {
                 tokio::select! {
@@ -406,7 +435,11 @@ async fn drive(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             }
         }
         let elapsed = start.elapsed().as_secs_f64() * speed * 1_000.0;
-        let sim_now = if elapsed >= u64::MAX as f64 { u64::MAX } else { elapsed as u64 };
+        let sim_now = if elapsed >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            elapsed as u64
+        };
         next = shared.advance_to(sim_now.max(at));
     }
     tracing::debug!("demo simulation finished");

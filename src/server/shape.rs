@@ -68,11 +68,19 @@ impl Flavor {
     }
 
     fn offset_header(self) -> &'static str {
-        if self.legacy { "electric-chunk-last-offset" } else { "electric-offset" }
+        if self.legacy {
+            "electric-chunk-last-offset"
+        } else {
+            "electric-offset"
+        }
     }
 
     fn handle_header(self) -> &'static str {
-        if self.legacy { "electric-shape-id" } else { "electric-handle" }
+        if self.legacy {
+            "electric-shape-id"
+        } else {
+            "electric-handle"
+        }
     }
 }
 
@@ -94,10 +102,32 @@ struct ShapeRequest {
     columns: [bool; COLUMN_COUNT],
 }
 
+/// A request parameter that is missing or malformed.
+#[derive(Debug, Clone, Copy)]
+struct BadParam {
+    param: &'static str,
+    reason: &'static str,
+}
+
+impl IntoResponse for BadParam {
+    fn into_response(self) -> Response {
+        invalid_request(self.param, self.reason)
+    }
+}
+
+const fn bad(param: &'static str, reason: &'static str) -> BadParam {
+    BadParam { param, reason }
+}
+
 /// A 400 in Electric's shape: `{"message": "Invalid request", "errors": {param: [reason]}}`.
 fn invalid_request(param: &str, reason: &str) -> Response {
     let body = json!({"message": "Invalid request", "errors": {param: [reason]}}).to_string();
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn parse_offset(text: &str) -> Option<Offset> {
@@ -114,20 +144,18 @@ fn parse_offset(text: &str) -> Option<Offset> {
 }
 
 impl ShapeRequest {
-    fn parse(params: &HashMap<String, String>, flavor: Flavor) -> Result<ShapeRequest, Response> {
+    fn parse(params: &HashMap<String, String>, flavor: Flavor) -> Result<ShapeRequest, BadParam> {
         let offset = match params.get("offset") {
-            None => return Err(invalid_request("offset", "can't be blank")),
-            Some(text) => parse_offset(text).ok_or_else(|| {
-                invalid_request("offset", "has invalid format")
-            })?,
+            None => return Err(bad("offset", "can't be blank")),
+            Some(text) => parse_offset(text).ok_or(bad("offset", "has invalid format"))?,
         };
         let live = match params.get("live").map(String::as_str) {
             None | Some("false") => false,
             Some("true") => true,
-            Some(_) => return Err(invalid_request("live", "must be true or false")),
+            Some(_) => return Err(bad("live", "must be true or false")),
         };
         if live && offset == Offset::Start {
-            return Err(invalid_request("live", "can't be true when offset is -1"));
+            return Err(bad("live", "can't be true when offset is -1"));
         }
         let handle_param = if flavor.legacy { "shape_id" } else { "handle" };
         let handle = params.get(handle_param).filter(|h| !h.is_empty()).cloned();
@@ -139,7 +167,12 @@ impl ShapeRequest {
                 }
             }
         }
-        Ok(ShapeRequest { offset, handle, live, columns })
+        Ok(ShapeRequest {
+            offset,
+            handle,
+            live,
+            columns,
+        })
     }
 }
 
@@ -166,7 +199,7 @@ pub(crate) async fn batch_feed(
     let flavor = Flavor::of(&headers);
     let request = match ShapeRequest::parse(&params, flavor) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(bad) => return bad.into_response(),
     };
     serve(&shared, RowFilter::All, &request, flavor).await
 }
@@ -200,13 +233,14 @@ async fn serve(shared: &Shared, filter: RowFilter, req: &ShapeRequest, flavor: F
         return ok(flavor, &current, state.store.version(), messages, req, None);
     }
 
-    if shared.infinite {
+    // With no clock, each live request on the current handle moves the simulation one step.
+    if shared.infinite && *lock(&shared.handle) == handle {
         shared.advance_one();
     }
     let mut changed = shared.changed.subscribe();
     let hold = tokio::time::sleep(shared.hold_duration());
     tokio::pin!(hold);
-    let mut since = since;
+    let mut timed_out = false;
     loop {
         let current = lock(&shared.handle).clone();
         if handle != current {
@@ -216,24 +250,24 @@ async fn serve(shared: &Shared, filter: RowFilter, req: &ShapeRequest, flavor: F
             return json_error(StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down");
         }
         {
+            // Changes and the offset that covers them are read under one lock, so a change
+            // landing meanwhile is neither lost nor skipped.
             let state = lock(&shared.state);
-            since = since.min(state.store.version());
-            let messages = changes(&state.store, since, filter, req, flavor);
-            // Only the up-to-date message: nothing this feed shows changed yet.
-            if messages.len() > 1 {
+            let version = state.store.version();
+            let messages = changes(&state.store, since.min(version), filter, req, flavor);
+            // More than the closing up-to-date: something this feed shows changed. On timeout
+            // answer anyway: a bare up-to-date, with an offset past any change it cannot see.
+            if messages.len() > 1 || timed_out {
                 let cursor = shared.next_cursor();
-                return ok(flavor, &current, state.store.version(), messages, req, Some(cursor));
+                return ok(flavor, &current, version, messages, req, Some(cursor));
             }
         }
         tokio::select! {
-            () = &mut hold => {
-                let cursor = shared.next_cursor();
-                return ok(flavor, &current, since, vec![up_to_date()], req, Some(cursor));
-            }
+            () = &mut hold => timed_out = true,
             result = changed.changed() => {
+                // The sender lives as long as the server; treat its end like a timeout.
                 if result.is_err() {
-                    let cursor = shared.next_cursor();
-                    return ok(flavor, &current, since, vec![up_to_date()], req, Some(cursor));
+                    timed_out = true;
                 }
             }
         }
@@ -253,11 +287,18 @@ fn changes(
         .into_iter()
         .filter(|(i, row, _)| filter.matches(*i, row))
         .filter_map(|(_, row, change)| match change {
-            RowChange::Insert => {
-                Some(change_message(row, "insert", req, flavor, Col::ALL.into_iter()))
-            }
+            RowChange::Insert => Some(change_message(
+                row,
+                "insert",
+                req,
+                flavor,
+                Col::ALL.into_iter(),
+            )),
             RowChange::Update(cols) => {
-                let cols: Vec<Col> = cols.into_iter().filter(|c| req.columns[c.index()]).collect();
+                let cols: Vec<Col> = cols
+                    .into_iter()
+                    .filter(|c| req.columns[c.index()])
+                    .collect();
                 // A change confined to skipped columns is no change to this client.
                 (!cols.is_empty()).then(|| {
                     change_message(
@@ -293,7 +334,10 @@ fn change_message(
         };
         value.insert(col.name().to_owned(), cell);
     }
-    let key = format!("\"public\".\"TaskRun\"/\"{}\"", row.get(Col::Id).unwrap_or_default());
+    let key = format!(
+        "\"public\".\"TaskRun\"/\"{}\"",
+        row.get(Col::Id).unwrap_or_default()
+    );
     json!({
         "key": key,
         "value": value,
@@ -326,14 +370,25 @@ fn ok(
     cursor: Option<String>,
 ) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    put(&mut headers, flavor.offset_header(), &format!("{version}_0"));
+    put(
+        &mut headers,
+        flavor.offset_header(),
+        &format!("{version}_0"),
+    );
     put(&mut headers, flavor.handle_header(), handle);
     put(&mut headers, "electric-up-to-date", "true");
     match cursor {
         Some(cursor) => put(&mut headers, "electric-cursor", &cursor),
-        None => put(&mut headers, "electric-schema", &schema_header(&req.columns)),
+        None => put(
+            &mut headers,
+            "electric-schema",
+            &schema_header(&req.columns),
+        ),
     }
     let body = Value::Array(messages).to_string();
     (StatusCode::OK, headers, body).into_response()
@@ -351,7 +406,10 @@ fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
 /// 409: the client's handle is gone; start over with the one in the header.
 fn must_refetch(flavor: Flavor, handle: &str) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     put(&mut headers, flavor.handle_header(), handle);
     let body = r#"[{"headers":{"control":"must-refetch"}}]"#;
@@ -382,7 +440,9 @@ mod tests {
         assert_eq!(parse_offset("0_0"), Some(Offset::At(0)));
         assert_eq!(parse_offset("42_0"), Some(Offset::At(42)));
         assert_eq!(parse_offset("42_7"), Some(Offset::At(42)));
-        for bad in ["", "-2", "42", "_0", "42_", "a_0", "1_b", "1_0_0", " 1_0", "-1_0", "+1_0"] {
+        for bad in [
+            "", "-2", "42", "_0", "42_", "a_0", "1_b", "1_0_0", " 1_0", "-1_0", "+1_0",
+        ] {
             assert_eq!(parse_offset(bad), None, "{bad:?}");
         }
         assert_eq!(parse_offset("99999999999999999999999_0"), None);
@@ -393,13 +453,19 @@ mod tests {
         let schema: Value = serde_json::from_str(&schema_header(&[true; COLUMN_COUNT])).unwrap();
         let obj = schema.as_object().unwrap();
         assert_eq!(obj.len(), COLUMN_COUNT);
-        assert_eq!(obj["id"], json!({"type": "text", "pk_index": 0, "not_null": true}));
+        assert_eq!(
+            obj["id"],
+            json!({"type": "text", "pk_index": 0, "not_null": true})
+        );
         assert_eq!(obj["status"]["type"], "TaskRunStatus");
         assert_eq!(obj["runTags"], json!({"type": "text", "dims": 1}));
         assert_eq!(obj["error"], json!({"type": "jsonb"}));
         assert_eq!(obj["costInCents"]["type"], "float8");
         assert_eq!(obj["number"]["type"], "int4");
         assert_eq!(obj["isTest"]["type"], "bool");
-        assert_eq!(obj["createdAt"], json!({"type": "timestamp", "not_null": true}));
+        assert_eq!(
+            obj["createdAt"],
+            json!({"type": "timestamp", "not_null": true})
+        );
     }
 }

@@ -11,8 +11,8 @@
 //! `WAITING_TO_RESUME` or `RETRYING_AFTER_FAILURE` and back, and end in a final status. About
 //! 70 % succeed; the rest fail in every way a run can (see [`Outcome`]).
 
-use std::collections::{BTreeMap, BinaryHeap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -172,7 +172,12 @@ const TASKS: [TaskKind; 6] = [
         weight: 2,
         work_ms: (10_000, 18_000),
         cents_per_sec: 0.027,
-        steps: &["probing", "transcoding 1080p", "transcoding 720p", "packaging"],
+        steps: &[
+            "probing",
+            "transcoding 1080p",
+            "transcoding 720p",
+            "packaging",
+        ],
     },
 ];
 
@@ -204,7 +209,10 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
         Some(id) => id.to_owned(),
         None => format!("batch_{}", random_id(&mut stream(seed, 2), 20)),
     };
-    let anchor = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single().unwrap_or_default();
+    let anchor = Utc
+        .with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
 
     let outcomes = assign_outcomes(runs, &mut rng);
     let test_run = (runs >= 10).then(|| rng.random_range(0..runs));
@@ -221,14 +229,21 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
         let mut tl = Timeline::new(i);
         let created = i as u64 * 3_000 / runs.max(1) as u64 + rng.random_range(0..=spread);
         let delayed = rng.random_bool(0.1);
-        let delay_ms = if delayed { rng.random_range(2_000..=6_000) } else { 0 };
+        let delay_ms = if delayed {
+            rng.random_range(2_000..=6_000)
+        } else {
+            0
+        };
 
         let mut cells = vec![
             (Col::Id, text(&id)),
             (Col::TaskIdentifier, text(task.id)),
             (Col::FriendlyId, text(&friendly_id)),
             (Col::Number, Cell::Text((i + 1).to_string())),
-            (Col::IsTest, text(if test_run == Some(i) { "t" } else { "f" })),
+            (
+                Col::IsTest,
+                text(if test_run == Some(i) { "t" } else { "f" }),
+            ),
             (Col::UsageDurationMs, text("0")),
             (Col::CostInCents, text("0")),
             (Col::BaseCostInCents, text("0")),
@@ -253,14 +268,17 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
         let tags = pick_tags(&mut rng);
         cells.push((
             Col::RunTags,
-            if tags.is_empty() { Cell::Null } else { Cell::Text(wire::pg_text_array(&tags)) },
+            if tags.is_empty() {
+                Cell::Null
+            } else {
+                Cell::Text(wire::pg_text_array(&tags))
+            },
         ));
         let key = rng
             .random_bool(0.2)
             .then(|| format!("{}-{}-{:04}", task.id, anchor.format("%Y%m%d"), i + 1));
         cells.push((Col::IdempotencyKey, key.map_or(Cell::Null, Cell::Text)));
-        let (payload, payload_type) =
-            payload(task.id, i, &mut rng, anchor, &mut text_payloads);
+        let (payload, payload_type) = payload(task.id, i, &mut rng, anchor, &mut text_payloads);
         cells.push((Col::Payload, Cell::Text(payload)));
         cells.push((Col::PayloadType, text(payload_type)));
 
@@ -278,13 +296,21 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
         tl.replace_last(cells);
         let ready_at = if delayed {
             let t = tl.at(created + delay_ms);
-            tl.push(t, vec![(Col::Status, text("PENDING")), (Col::QueuedAt, Cell::At(t))])
+            tl.push(
+                t,
+                vec![(Col::Status, text("PENDING")), (Col::QueuedAt, Cell::At(t))],
+            )
         } else {
             created
         };
         ready.push(ready_at);
         timelines.push(tl);
-        infos.push(RunInfo { id, friendly_id, task: task.id, outcome });
+        infos.push(RunInfo {
+            id,
+            friendly_id,
+            task: task.id,
+            outcome,
+        });
     }
 
     // Runs that never start end on their own; the rest queue for a worker pool.
@@ -308,8 +334,11 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
                         (Col::Status, text("EXPIRED")),
                         (Col::ExpiredAt, Cell::At(t)),
                         (Col::CompletedAt, Cell::At(t)),
-                        (Col::Error, error_cell(&json!({"type": "STRING_ERROR",
-                            "raw": "Run expired because the TTL (10m) was reached"}))),
+                        (
+                            Col::Error,
+                            error_cell(&json!({"type": "STRING_ERROR",
+                            "raw": "Run expired because the TTL (10m) was reached"})),
+                        ),
                     ],
                 );
             }
@@ -327,7 +356,10 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
             _ => {
                 let Reverse(worker_free) = free.pop().unwrap_or(Reverse(0));
                 let start = (ready[i] + rng.random_range(100..=400)).max(worker_free);
-                let task = TASKS.iter().find(|t| t.id == info.task).unwrap_or(&TASKS[0]);
+                let task = TASKS
+                    .iter()
+                    .find(|t| t.id == info.task)
+                    .unwrap_or(&TASKS[0]);
                 let end = execute(tl, &mut rng, task, info.outcome, start, i, anchor);
                 free.push(Reverse(end));
             }
@@ -337,7 +369,10 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
     let mut by_time: BTreeMap<u64, Vec<RunEvent>> = BTreeMap::new();
     for tl in timelines {
         for (at, cells) in tl.events {
-            by_time.entry(at).or_default().push(RunEvent { run: tl.run, cells });
+            by_time
+                .entry(at)
+                .or_default()
+                .push(RunEvent { run: tl.run, cells });
         }
     }
     let groups = by_time
@@ -347,7 +382,11 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
             Group { at, events }
         })
         .collect();
-    Plan { batch_id, runs: infos, groups }
+    Plan {
+        batch_id,
+        runs: infos,
+        groups,
+    }
 }
 
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {
@@ -431,7 +470,11 @@ struct Timeline {
 
 impl Timeline {
     fn new(run: usize) -> Timeline {
-        Timeline { run, last: None, events: Vec::new() }
+        Timeline {
+            run,
+            last: None,
+            events: Vec::new(),
+        }
     }
 
     /// The time an event wanted at `t` actually gets.
@@ -474,7 +517,11 @@ fn execute(
     index: usize,
     anchor: DateTime<Utc>,
 ) -> u64 {
-    let work = rng.random_range(task.work_ms.0..=task.work_ms.1) / 1_000 * 1_000;
+    let mut work = rng.random_range(task.work_ms.0..=task.work_ms.1);
+    if outcome == Outcome::TimedOut {
+        // The limit is a whole number of seconds (`maxDuration`).
+        work = work / 1_000 * 1_000;
+    }
     let stop_at = match outcome {
         Outcome::Crashed | Outcome::SystemFailure | Outcome::Canceled => {
             (work as f64 * rng.random_range(0.3..0.8)) as u64
@@ -484,8 +531,14 @@ fn execute(
     let mut retry_at = rng
         .random_bool(0.15)
         .then(|| (work as f64 * rng.random_range(0.2..0.6)) as u64);
-    let mut wait_at = rng.random_bool(0.2).then(|| (work as f64 * rng.random_range(0.3..0.8)) as u64);
-    let cost = |usage: u64| Cell::Text(wire::float_text(usage as f64 / 1_000.0 * task.cents_per_sec));
+    let mut wait_at = rng
+        .random_bool(0.2)
+        .then(|| (work as f64 * rng.random_range(0.3..0.8)) as u64);
+    let cost = |usage: u64| {
+        Cell::Text(wire::float_text(
+            usage as f64 / 1_000.0 * task.cents_per_sec,
+        ))
+    };
     let metadata = |attempt: u32, done: u64, step: Option<&str>| {
         let progress = (done as f64 / work as f64 * 100.0).round() / 100.0;
         let step_index = ((progress * task.steps.len() as f64) as usize).min(task.steps.len() - 1);
@@ -501,7 +554,10 @@ fn execute(
         vec![
             (Col::Status, text("EXECUTING")),
             (Col::StartedAt, Cell::At(started)),
-            (Col::BaseCostInCents, Cell::Text(wire::float_text(BASE_COST_IN_CENTS))),
+            (
+                Col::BaseCostInCents,
+                Cell::Text(wire::float_text(BASE_COST_IN_CENTS)),
+            ),
             (Col::Metadata, metadata(1, 0, None)),
             (Col::MetadataType, text("application/json")),
         ],
@@ -540,7 +596,10 @@ fn execute(
         };
         match mark {
             Mark::Tick => {
-                t = tl.push(t + step, usage_cells(vec![(Col::Metadata, metadata(attempt, done, None))]));
+                t = tl.push(
+                    t + step,
+                    usage_cells(vec![(Col::Metadata, metadata(attempt, done, None))]),
+                );
             }
             Mark::Retry => {
                 t = tl.push(
@@ -599,11 +658,16 @@ fn execute(
             cells.push((Col::Output, Cell::Text(data)));
             cells.push((Col::OutputType, text(data_type)));
         }
-        Outcome::BuiltInError => cells.push((Col::Error, error_cell(&built_in_error(task.id, rng)))),
+        Outcome::BuiltInError => {
+            cells.push((Col::Error, error_cell(&built_in_error(task.id, rng))))
+        }
         Outcome::CustomError => {
             let raw = json!({"code": "QUOTA_EXCEEDED", "detail": "Monthly CRM API quota exhausted",
                 "retryAfterSeconds": 3600});
-            cells.push((Col::Error, error_cell(&json!({"type": "CUSTOM_ERROR", "raw": raw.to_string()}))));
+            cells.push((
+                Col::Error,
+                error_cell(&json!({"type": "CUSTOM_ERROR", "raw": raw.to_string()})),
+            ));
         }
         Outcome::Crashed => {
             let error = if rng.random_bool(0.5) {
@@ -633,8 +697,10 @@ fn execute(
             );
             cells.push((
                 Col::Error,
-                error_cell(&json!({"type": "INTERNAL_ERROR", "code": "MAX_DURATION_EXCEEDED",
-                    "message": message})),
+                error_cell(
+                    &json!({"type": "INTERNAL_ERROR", "code": "MAX_DURATION_EXCEEDED",
+                    "message": message}),
+                ),
             ));
         }
         Outcome::Expired => {}
@@ -654,7 +720,10 @@ fn built_in_error(task: &str, rng: &mut ChaCha8Rng) -> Value {
     let (name, message, func) = match task {
         "import-rows" => (
             "ValidationError",
-            format!("Row {}: column \"email\" is not a valid address", rng.random_range(2..5_000)),
+            format!(
+                "Row {}: column \"email\" is not a valid address",
+                rng.random_range(2..5_000)
+            ),
             "validateRow",
         ),
         "send-email" => (
@@ -720,7 +789,10 @@ impl Js {
         let mut root = Map::new();
         root.insert("json".to_owned(), json);
         if !annotations.is_empty() {
-            root.insert("meta".to_owned(), json!({"values": Value::Object(annotations)}));
+            root.insert(
+                "meta".to_owned(),
+                json!({"values": Value::Object(annotations)}),
+            );
         }
         Value::Object(root).to_string()
     }
@@ -731,7 +803,13 @@ impl Js {
             // Date, bigint, …; payloads here are objects.
             ann.insert(path.to_owned(), json!([tag]));
         };
-        let child = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+        let child = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
         match self {
             Js::Date(at) => {
                 note("Date");
@@ -748,7 +826,10 @@ impl Js {
             Js::Map(entries) => {
                 note("map");
                 Value::Array(
-                    entries.iter().map(|(k, v)| json!([k, v.to_plain_json()])).collect(),
+                    entries
+                        .iter()
+                        .map(|(k, v)| json!([k, v.to_plain_json()]))
+                        .collect(),
                 )
             }
             Js::Undefined => {
@@ -763,7 +844,10 @@ impl Js {
                     .collect(),
             ),
             Js::Obj(entries) => Value::Object(
-                entries.iter().map(|(k, v)| (k.clone(), v.to_superjson(&child(k), ann))).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_superjson(&child(k), ann)))
+                    .collect(),
             ),
             plain => plain.to_plain_json(),
         }
@@ -783,7 +867,10 @@ impl Js {
                 Value::Array(items.iter().map(Js::to_plain_json).collect())
             }
             Js::Map(entries) => Value::Object(
-                entries.iter().map(|(k, v)| (k.clone(), v.to_plain_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_plain_json()))
+                    .collect(),
             ),
             Js::Obj(entries) => Value::Object(
                 entries
@@ -797,14 +884,21 @@ impl Js {
 }
 
 fn obj(entries: Vec<(&str, Js)>) -> Js {
-    Js::Obj(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Js::Obj(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
 }
 
 fn date_near(anchor: DateTime<Utc>, rng: &mut ChaCha8Rng) -> DateTime<Utc> {
     anchor + Duration::milliseconds(rng.random_range(0..30 * 24 * 3_600_000i64))
 }
 
-const NAMES: [&str; 8] = ["ada", "grace", "linus", "josé", "zoë", "ngozi", "mei", "o'brien"];
+const NAMES: [&str; 8] = [
+    "ada", "grace", "linus", "josé", "zoë", "ngozi", "mei", "o'brien",
+];
 
 /// The payload packet for a run: mostly superjson, some JSON, a few plain text.
 fn payload(
@@ -822,14 +916,20 @@ fn payload(
             // One payload carries terminal escapes, so clients prove they sanitize.
             format!("{task} #{n}: render \u{1b}[31mred\u{1b}[0m label")
         } else {
-            format!("{task} #{n}: full run for account acc_{:05}", rng.random_range(0..100_000))
+            format!(
+                "{task} #{n}: full run for account acc_{:05}",
+                rng.random_range(0..100_000)
+            )
         };
         return (text, "text/plain");
     }
     let name = *NAMES.choose(rng).unwrap_or(&"ada");
     let value = match task {
         "import-rows" => obj(vec![
-            ("fileUrl", Js::Str(format!("s3://acme-imports/2026/03/customers-{n:04}.csv"))),
+            (
+                "fileUrl",
+                Js::Str(format!("s3://acme-imports/2026/03/customers-{n:04}.csv")),
+            ),
             ("uploadedAt", Js::Date(date_near(anchor, rng))),
             ("rowCount", Js::Int(rng.random_range(100..50_000))),
             ("columns", Js::Set(vec![s("email"), s("name"), s("plan")])),
@@ -845,15 +945,37 @@ fn payload(
         ]),
         "send-email" => obj(vec![
             ("to", Js::Str(format!("{name}@example.com"))),
-            ("template", s(["welcome", "invoice", "password-reset"][n % 3])),
+            (
+                "template",
+                s(["welcome", "invoice", "password-reset"][n % 3]),
+            ),
             ("locale", s(["en-GB", "fr-FR", "ja-JP", "de-DE"][n % 4])),
-            ("vars", obj(vec![("firstName", Js::Str(capitalize(name))), ("plan", s("pro"))])),
+            (
+                "vars",
+                obj(vec![
+                    ("firstName", Js::Str(capitalize(name))),
+                    ("plan", s("pro")),
+                ]),
+            ),
             ("scheduledFor", Js::Date(date_near(anchor, rng))),
-            ("replyTo", if rng.random_bool(0.4) { Js::Undefined } else { s("support@example.com") }),
+            (
+                "replyTo",
+                if rng.random_bool(0.4) {
+                    Js::Undefined
+                } else {
+                    s("support@example.com")
+                },
+            ),
         ]),
         "resize-image" => obj(vec![
-            ("imageId", Js::Str(format!("img_{:08x}", rng.random::<u32>()))),
-            ("sizes", Js::Set(vec![Js::Int(64), Js::Int(256), Js::Int(1024)])),
+            (
+                "imageId",
+                Js::Str(format!("img_{:08x}", rng.random::<u32>())),
+            ),
+            (
+                "sizes",
+                Js::Set(vec![Js::Int(64), Js::Int(256), Js::Int(1024)]),
+            ),
             ("format", s(["webp", "avif", "png"][n % 3])),
             ("requestedAt", Js::Date(date_near(anchor, rng))),
             ("quality", Js::Float(0.82)),
@@ -881,14 +1003,26 @@ fn payload(
             ])
         }
         "sync-crm" => obj(vec![
-            ("accountId", Js::Str(format!("acc_{:05}", rng.random_range(0..100_000)))),
+            (
+                "accountId",
+                Js::Str(format!("acc_{:05}", rng.random_range(0..100_000))),
+            ),
             ("provider", s(["hubspot", "salesforce", "pipedrive"][n % 3])),
             ("since", Js::Date(date_near(anchor, rng))),
             ("full", Js::Bool(rng.random_bool(0.25))),
         ]),
         _ => obj(vec![
-            ("videoId", Js::Str(format!("vid_{:06}", rng.random_range(0..1_000_000)))),
-            ("sourceBytes", Js::BigInt(format!("{}", rng.random_range(10_000_000_000u64..99_000_000_000)))),
+            (
+                "videoId",
+                Js::Str(format!("vid_{:06}", rng.random_range(0..1_000_000))),
+            ),
+            (
+                "sourceBytes",
+                Js::BigInt(format!(
+                    "{}",
+                    rng.random_range(10_000_000_000u64..99_000_000_000)
+                )),
+            ),
             ("presets", Js::Arr(vec![s("1080p"), s("720p"), s("480p")])),
             ("uploadedAt", Js::Date(date_near(anchor, rng))),
         ]),
@@ -915,11 +1049,20 @@ fn output(
             obj(vec![
                 ("imported", Js::Int(imported)),
                 ("skipped", Js::Int(rng.random_range(0..50))),
-                ("checksum", Js::Str(format!("sha256:{:016x}", rng.random::<u64>()))),
+                (
+                    "checksum",
+                    Js::Str(format!("sha256:{:016x}", rng.random::<u64>())),
+                ),
             ])
         }
         "send-email" => obj(vec![
-            ("messageId", Js::Str(format!("<{:012x}@mail.example.com>", rng.random::<u64>() >> 16))),
+            (
+                "messageId",
+                Js::Str(format!(
+                    "<{:012x}@mail.example.com>",
+                    rng.random::<u64>() >> 16
+                )),
+            ),
             ("acceptedAt", Js::Date(date_near(anchor, rng))),
         ]),
         "resize-image" => obj(vec![(
@@ -930,21 +1073,30 @@ fn output(
                     .map(|size| {
                         obj(vec![
                             ("size", Js::Int(size)),
-                            ("url", Js::Str(format!("https://cdn.example.com/i/{n}/{size}.webp"))),
+                            (
+                                "url",
+                                Js::Str(format!("https://cdn.example.com/i/{n}/{size}.webp")),
+                            ),
                         ])
                     })
                     .collect(),
             ),
         )]),
         "generate-report" => obj(vec![
-            ("url", Js::Str(format!("https://reports.example.com/r/rep_{n:05}.pdf"))),
+            (
+                "url",
+                Js::Str(format!("https://reports.example.com/r/rep_{n:05}.pdf")),
+            ),
             ("pages", Js::Int(rng.random_range(2..40))),
             ("generatedAt", Js::Date(date_near(anchor, rng))),
             (
                 "totals",
                 Js::Map(vec![
                     ("orders".to_owned(), Js::Int(rng.random_range(10..9_000))),
-                    ("revenue".to_owned(), Js::Float(rng.random_range(100..900_000) as f64 / 100.0)),
+                    (
+                        "revenue".to_owned(),
+                        Js::Float(rng.random_range(100..900_000) as f64 / 100.0),
+                    ),
                 ]),
             ),
         ]),
@@ -952,11 +1104,23 @@ fn output(
             ("created", Js::Int(rng.random_range(0..200))),
             ("updated", Js::Int(rng.random_range(0..2_000))),
             ("deleted", Js::Int(rng.random_range(0..20))),
-            ("durationMs", Js::Int(i64::try_from(usage).unwrap_or(i64::MAX))),
+            (
+                "durationMs",
+                Js::Int(i64::try_from(usage).unwrap_or(i64::MAX)),
+            ),
         ]),
         _ => obj(vec![
-            ("renditions", Js::Set(vec![s("1080p"), s("720p"), s("480p")])),
-            ("outputBytes", Js::BigInt(format!("{}", rng.random_range(1_000_000_000u64..9_000_000_000)))),
+            (
+                "renditions",
+                Js::Set(vec![s("1080p"), s("720p"), s("480p")]),
+            ),
+            (
+                "outputBytes",
+                Js::BigInt(format!(
+                    "{}",
+                    rng.random_range(1_000_000_000u64..9_000_000_000)
+                )),
+            ),
             ("posterFrameAt", Js::Date(date_near(anchor, rng))),
         ]),
     };
@@ -972,7 +1136,9 @@ fn output(
 
 fn capitalize(name: &str) -> String {
     let mut chars = name.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 #[cfg(test)]
@@ -1028,9 +1194,17 @@ mod tests {
             kinds.insert(r.outcome);
         }
         assert_eq!(kinds.len(), 8, "{kinds:?}");
-        let custom = plan.runs.iter().filter(|r| r.outcome == Outcome::CustomError).count();
+        let custom = plan
+            .runs
+            .iter()
+            .filter(|r| r.outcome == Outcome::CustomError)
+            .count();
         assert_eq!(custom, 1);
-        let ok = plan.runs.iter().filter(|r| r.outcome == Outcome::Success).count();
+        let ok = plan
+            .runs
+            .iter()
+            .filter(|r| r.outcome == Outcome::Success)
+            .count();
         assert_eq!(ok, 70);
     }
 
@@ -1052,7 +1226,10 @@ mod tests {
                 first_seen[e.run].get_or_insert(g.at);
             }
         }
-        let firsts: Vec<u64> = first_seen.into_iter().map(|t| t.unwrap_or(u64::MAX)).collect();
+        let firsts: Vec<u64> = first_seen
+            .into_iter()
+            .map(|t| t.unwrap_or(u64::MAX))
+            .collect();
         assert!(firsts.iter().all(|t| *t <= 3_100), "{firsts:?}");
         assert!(firsts.windows(2).all(|w| w[0] <= w[1]));
     }
@@ -1067,14 +1244,20 @@ mod tests {
 
     #[test]
     fn superjson_matches_the_library_format() {
-        let anchor = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).single().unwrap_or_default();
+        let anchor = Utc
+            .with_ymd_and_hms(2026, 12, 3, 10, 0, 0)
+            .single()
+            .unwrap_or_default();
         let v = obj(vec![
             ("at", Js::Date(anchor)),
             ("big", Js::BigInt("9007199254740993".to_owned())),
             ("s", Js::Set(vec![s("a"), s("b")])),
             ("m", Js::Map(vec![("k".to_owned(), Js::Int(1))])),
             ("u", Js::Undefined),
-            ("items", Js::Arr(vec![obj(vec![("addedAt", Js::Date(anchor))])])),
+            (
+                "items",
+                Js::Arr(vec![obj(vec![("addedAt", Js::Date(anchor))])]),
+            ),
         ]);
         let text = v.superjson();
         let parsed: Value = serde_json::from_str(&text).unwrap();
@@ -1086,7 +1269,10 @@ mod tests {
                 "meta": {"values": {"at": ["Date"], "big": ["bigint"], "s": ["set"], "m": ["map"],
                 "u": ["undefined"], "items.0.addedAt": ["Date"]}}})
         );
-        assert_eq!(obj(vec![("a", Js::Int(1))]).superjson(), r#"{"json":{"a":1}}"#);
+        assert_eq!(
+            obj(vec![("a", Js::Int(1))]).superjson(),
+            r#"{"json":{"a":1}}"#
+        );
     }
 
     #[test]

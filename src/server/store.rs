@@ -291,7 +291,10 @@ impl Store {
 
     /// Every existing row with its index, in index (run number) order.
     pub fn rows(&self) -> impl Iterator<Item = (usize, &Row)> {
-        self.rows.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
+        self.rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
     }
 
     /// Applies one change group: bumps the version, sets every cell the group names plus
@@ -393,7 +396,10 @@ mod tests {
     fn group(at: u64, events: Vec<(usize, Vec<(Col, Cell)>)>) -> Group {
         Group {
             at,
-            events: events.into_iter().map(|(run, cells)| RunEvent { run, cells }).collect(),
+            events: events
+                .into_iter()
+                .map(|(run, cells)| RunEvent { run, cells })
+                .collect(),
         }
     }
 
@@ -404,11 +410,29 @@ mod tests {
     #[test]
     fn changes_since_reports_inserts_and_changed_columns_only() {
         let mut store = Store::new(Utc::now(), 2);
-        store.apply(&group(0, vec![(0, vec![(Col::Id, text("a")), (Col::Status, text("PENDING"))])]));
-        store.apply(&group(10, vec![(1, vec![(Col::Id, text("b")), (Col::Status, text("PENDING"))])]));
-        store.apply(&group(20, vec![(0, vec![(Col::Status, text("EXECUTING"))])]));
+        store.apply(&group(
+            0,
+            vec![(
+                0,
+                vec![(Col::Id, text("a")), (Col::Status, text("PENDING"))],
+            )],
+        ));
+        store.apply(&group(
+            10,
+            vec![(
+                1,
+                vec![(Col::Id, text("b")), (Col::Status, text("PENDING"))],
+            )],
+        ));
+        store.apply(&group(
+            20,
+            vec![(0, vec![(Col::Status, text("EXECUTING"))])],
+        ));
         // Setting a value to what it already is is not a change.
-        store.apply(&group(30, vec![(0, vec![(Col::Status, text("EXECUTING"))])]));
+        store.apply(&group(
+            30,
+            vec![(0, vec![(Col::Status, text("EXECUTING"))])],
+        ));
         assert_eq!(store.version(), 4);
         assert_eq!(store.created(), 2);
 
@@ -418,7 +442,10 @@ mod tests {
 
         let since1 = store.changes_since(1);
         assert_eq!(since1[0].0, 0);
-        assert_eq!(since1[0].2, RowChange::Update(vec![Col::UpdatedAt, Col::Status]));
+        assert_eq!(
+            since1[0].2,
+            RowChange::Update(vec![Col::UpdatedAt, Col::Status])
+        );
         assert_eq!(since1[1].0, 1);
         assert_eq!(since1[1].2, RowChange::Insert);
 
@@ -432,7 +459,13 @@ mod tests {
     #[test]
     fn counts_finished_rows_once() {
         let mut store = Store::new(Utc::now(), 1);
-        store.apply(&group(0, vec![(0, vec![(Col::Id, text("a")), (Col::Status, text("PENDING"))])]));
+        store.apply(&group(
+            0,
+            vec![(
+                0,
+                vec![(Col::Id, text("a")), (Col::Status, text("PENDING"))],
+            )],
+        ));
         store.apply(&group(5, vec![(0, vec![(Col::Status, text("CRASHED"))])]));
         store.apply(&group(6, vec![(0, vec![(Col::Metadata, text("{}"))])]));
         assert_eq!(store.finished(), 1);

@@ -25,7 +25,8 @@ pub fn iso_z(at: DateTime<Utc>) -> String {
 /// null element); inside quotes `"` and `\` are escaped with a backslash. Other elements are
 /// written bare, as Postgres does.
 pub fn pg_text_array<S: AsRef<str>>(items: &[S]) -> String {
-    let mut out = String::with_capacity(2 + items.iter().map(|s| s.as_ref().len() + 3).sum::<usize>());
+    let mut out =
+        String::with_capacity(2 + items.iter().map(|s| s.as_ref().len() + 3).sum::<usize>());
     out.push('{');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -79,7 +80,11 @@ fn write_jsonb(value: &Value, out: &mut String) {
         }
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes())));
+            keys.sort_by(|a, b| {
+                a.len()
+                    .cmp(&b.len())
+                    .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+            });
             out.push('{');
             for (i, key) in keys.into_iter().enumerate() {
                 if i > 0 {
@@ -151,7 +156,11 @@ mod tests {
                     s.push(c);
                     chars.next();
                 }
-                out.push(if s.eq_ignore_ascii_case("NULL") { None } else { Some(s) });
+                out.push(if s.eq_ignore_ascii_case("NULL") {
+                    None
+                } else {
+                    Some(s)
+                });
             }
             match chars.next() {
                 Some(',') => continue,
@@ -174,7 +183,10 @@ mod tests {
         assert_eq!(pg_text_array(&["two words"]), r#"{"two words"}"#);
         assert_eq!(pg_text_array(&["tab\there"]), "{\"tab\there\"}");
         assert_eq!(pg_text_array(&[""]), r#"{""}"#);
-        assert_eq!(pg_text_array(&["NULL", "null", "Null", "nullable"]), r#"{"NULL","null","Null",nullable}"#);
+        assert_eq!(
+            pg_text_array(&["NULL", "null", "Null", "nullable"]),
+            r#"{"NULL","null","Null",nullable}"#
+        );
         assert_eq!(pg_text_array(&["{x}", "}"]), r#"{"{x}","}"}"#);
         assert_eq!(pg_text_array(&["ünï", "日本"]), "{ünï,日本}");
     }
@@ -185,33 +197,47 @@ mod tests {
             vec![],
             vec![""],
             vec!["NULL", "null", "x"],
-            vec!["a,b", "c", r#"d"e"#, r"f\g", "h i", "{j}", r#"\""#, " ", "\n"],
+            vec![
+                "a,b", "c", r#"d"e"#, r"f\g", "h i", "{j}", r#"\""#, " ", "\n",
+            ],
         ];
         for case in cases {
             let text = pg_text_array(&case);
             let back = parse_pg_array(&text);
-            let expected: Vec<Option<String>> = case.iter().map(|s| Some((*s).to_owned())).collect();
+            let expected: Vec<Option<String>> =
+                case.iter().map(|s| Some((*s).to_owned())).collect();
             assert_eq!(back, expected, "{text}");
         }
     }
 
     #[test]
     fn timestamps_have_no_zone_and_millis() {
-        let at = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).single().map(|t| t + chrono::Duration::milliseconds(123));
+        let at = Utc
+            .with_ymd_and_hms(2026, 12, 3, 10, 0, 0)
+            .single()
+            .map(|t| t + chrono::Duration::milliseconds(123));
         let at = at.unwrap_or_else(|| panic!("valid date"));
         assert_eq!(timestamp_text(at), "2026-12-03T10:00:00.123");
         assert_eq!(iso_z(at), "2026-12-03T10:00:00.123Z");
-        let whole = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().unwrap_or_else(|| panic!("date"));
+        let whole = Utc
+            .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+            .single()
+            .unwrap_or_else(|| panic!("date"));
         assert_eq!(timestamp_text(whole), "2026-01-02T03:04:05.000");
         assert_eq!(iso_z(whole), "2026-01-02T03:04:05.000Z");
     }
 
     #[test]
     fn jsonb_uses_postgres_spacing_and_key_order() {
-        let v = serde_json::json!({"type": "INTERNAL_ERROR", "message": "m", "code": "X", "a": [1, {"bb": true, "c": null}]});
+        let v = serde_json::json!({
+            "type": "INTERNAL_ERROR", "message": "m", "code": "X", "a": [1, {"bb": true, "c": null}]
+        });
         assert_eq!(
             jsonb_text(&v),
-            r#"{"a": [1, {"c": null, "bb": true}], "code": "X", "type": "INTERNAL_ERROR", "message": "m"}"#
+            concat!(
+                r#"{"a": [1, {"c": null, "bb": true}], "code": "X", "#,
+                r#""type": "INTERNAL_ERROR", "message": "m"}"#
+            )
         );
         let parsed: Value = serde_json::from_str(&jsonb_text(&v)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed, v);

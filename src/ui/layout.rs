@@ -41,7 +41,11 @@ pub fn areas(area: Rect, show_log: bool) -> Areas {
 
     // Wide terminals put the detail pane beside the table; narrow ones below it.
     let wide = main.width >= 160;
-    let direction = if wide { Direction::Horizontal } else { Direction::Vertical };
+    let direction = if wide {
+        Direction::Horizontal
+    } else {
+        Direction::Vertical
+    };
     let constraints = if wide {
         [Constraint::Percentage(58), Constraint::Percentage(42)]
     } else {
@@ -52,7 +56,13 @@ pub fn areas(area: Rect, show_log: bool) -> Areas {
         .constraints(constraints)
         .areas(main);
 
-    Areas { header, table, detail, log, footer }
+    Areas {
+        header,
+        table,
+        detail,
+        log,
+        footer,
+    }
 }
 
 /// How many runs the table shows at once (its height less borders and the column header).

@@ -1,0 +1,550 @@
+//! The run table: one row per run, only the rows that fit on screen.
+//!
+//! Every cell is made safe and cut to its column by display width here, before ratatui sees it,
+//! so wide glyphs never push a column out of line (CASES.md C12) and no control character from
+//! run data reaches the terminal (C13). Columns that do not fit narrow terminals are dropped,
+//! least useful first.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+
+use super::text::{self, ABSENT};
+use super::theme;
+use crate::app::{App, Connection, Focus};
+use crate::model::Run;
+use crate::model::status::display_label;
+
+/// The selection marker, and the cells it takes left of every row.
+const MARKER: &str = "▶ ";
+const MARKER_WIDTH: u16 = 2;
+/// No cell is built wider than this, however long the value.
+const CELL_CAP: usize = 64;
+
+/// The table's columns, in screen order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Number,
+    Id,
+    Task,
+    Status,
+    Started,
+    Duration,
+    Cost,
+    Tags,
+}
+
+const COLUMNS: [Column; 8] = [
+    Column::Number,
+    Column::Id,
+    Column::Task,
+    Column::Status,
+    Column::Started,
+    Column::Duration,
+    Column::Cost,
+    Column::Tags,
+];
+
+/// Columns given up on narrow terminals, first to go first.
+const DROP_ORDER: [Column; 3] = [Column::Tags, Column::Cost, Column::Started];
+
+impl Column {
+    fn title(self) -> &'static str {
+        match self {
+            Column::Number => "#",
+            Column::Id => "Run ID",
+            Column::Task => "Task",
+            Column::Status => "Status",
+            Column::Started => "Started",
+            Column::Duration => "Duration",
+            Column::Cost => "Cost",
+            Column::Tags => "Tags",
+        }
+    }
+
+    fn right_aligned(self) -> bool {
+        matches!(self, Column::Number | Column::Duration | Column::Cost)
+    }
+}
+
+/// One run's cells, safe and at most [`CELL_CAP`] cells wide, before fitting to the columns.
+struct RowText {
+    cells: [String; 8],
+    status_style: Style,
+}
+
+impl RowText {
+    fn new(run: &Run, app: &App) -> Self {
+        let status = format!(
+            "{} {}",
+            theme::status_symbol(&run.status),
+            text::fit(display_label(&run.status, &run.db_status), CELL_CAP)
+        );
+        let tags = run
+            .tags
+            .iter()
+            .map(|t| text::fit(t, CELL_CAP))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            cells: [
+                run.number
+                    .map_or_else(|| ABSENT.to_string(), |n| n.to_string()),
+                text::fit(&run.id, CELL_CAP),
+                run.task_identifier
+                    .as_deref()
+                    .map_or_else(|| ABSENT.to_string(), |t| text::fit(t, CELL_CAP)),
+                status,
+                text::clock(run.started_at.as_ref()),
+                text::run_duration(run, app.now).unwrap_or_else(|| ABSENT.to_string()),
+                run.total_cost_cents()
+                    .map_or_else(|| ABSENT.to_string(), text::dollars),
+                text::truncate(&tags, CELL_CAP, false),
+            ],
+            status_style: theme::status_style(&run.status, &app.colors),
+        }
+    }
+
+    fn width(&self, column: Column) -> u16 {
+        let i = column_index(column);
+        u16::try_from(text::width(&self.cells[i])).unwrap_or(u16::MAX)
+    }
+}
+
+fn column_index(column: Column) -> usize {
+    COLUMNS.iter().position(|&c| c == column).unwrap_or(0)
+}
+
+/// Draws the run table into `area`.
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let focused = app.focus == Focus::Table;
+    let mut block = Block::bordered()
+        .border_style(theme::border(focused))
+        .title(Line::styled(
+            format!(" Runs ({}) ", text::thousands(app.runs.len())),
+            theme::title(focused),
+        ));
+    if let Some(i) = app.selected_index() {
+        let position = format!(
+            " {}/{} ",
+            text::thousands(i + 1),
+            text::thousands(app.runs.len())
+        );
+        block = block.title_bottom(Line::styled(position, theme::muted()).right_aligned());
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    if app.runs.is_empty() {
+        render_waiting(app, frame, inner);
+        return;
+    }
+    let page = usize::from(inner.height.saturating_sub(1));
+    if page == 0 || inner.width <= MARKER_WIDTH {
+        return;
+    }
+
+    // Only the rows on screen are built, however many runs the batch has.
+    let offset = window(app, page);
+    let end = (offset + page).min(app.runs.len());
+    let visible: Vec<RowText> = app.runs[offset..end]
+        .iter()
+        .map(|run| RowText::new(run, app))
+        .collect();
+    let widest_number = app.runs.iter().rev().find_map(|r| r.number).unwrap_or(0);
+    let columns = plan(&visible, widest_number, inner.width - MARKER_WIDTH);
+
+    let header = Row::new(
+        columns
+            .iter()
+            .map(|&(column, width)| render_cell(column.title(), column, width, theme::heading())),
+    );
+    let rows = visible.iter().map(|row| {
+        Row::new(columns.iter().map(|&(column, width)| {
+            let style = if column == Column::Status {
+                row.status_style
+            } else {
+                cell_style(column)
+            };
+            render_cell(&row.cells[column_index(column)], column, width, style)
+        }))
+    });
+    let widths = columns.iter().map(|&(_, width)| Constraint::Length(width));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme::selected_row(focused))
+        .highlight_symbol(MARKER)
+        .highlight_spacing(HighlightSpacing::Always);
+    let selected = app
+        .selected_index()
+        .filter(|i| (offset..end).contains(i))
+        .map(|i| i - offset);
+    let mut state = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(table, inner, &mut state);
+}
+
+/// An empty batch: say what we are waiting for, centred.
+fn render_waiting(app: &App, frame: &mut Frame, inner: Rect) {
+    if inner.height == 0 {
+        return;
+    }
+    let (message, style) = match app.connection {
+        Connection::Failed { .. } => ("No runs: the feed failed (see above)", theme::error()),
+        _ => ("Waiting for runs…", theme::muted()),
+    };
+    let message = text::truncate(message, usize::from(inner.width), false);
+    let middle = Rect {
+        y: inner.y + inner.height.saturating_sub(1) / 2,
+        height: 1,
+        ..inner
+    };
+    frame.render_widget(
+        Paragraph::new(Line::styled(message, style).centered()),
+        middle,
+    );
+}
+
+/// The first run on screen: the app's offset, moved if need be so the selection is visible at
+/// this frame's height (the app may not have seen the latest resize yet).
+fn window(app: &App, page: usize) -> usize {
+    let max_offset = app.runs.len().saturating_sub(page);
+    let mut offset = app.table_offset.min(max_offset);
+    if let Some(i) = app.selected_index() {
+        if i < offset {
+            offset = i;
+        } else if i >= offset + page {
+            offset = i + 1 - page;
+        }
+    }
+    offset
+}
+
+fn cell_style(column: Column) -> Style {
+    match column {
+        Column::Number | Column::Started | Column::Tags => theme::muted(),
+        _ => Style::new(),
+    }
+}
+
+/// A cell cut to its column on a glyph boundary, so ratatui never has to cut it.
+fn render_cell(content: &str, column: Column, width: u16, style: Style) -> Cell<'static> {
+    let line = Line::styled(text::truncate(content, usize::from(width), false), style);
+    Cell::from(if column.right_aligned() {
+        line.right_aligned()
+    } else {
+        line
+    })
+}
+
+/// Chooses the columns and their widths for `room` cells: fixed columns at their natural width,
+/// the run id and task as wide as their longest visible value (within limits), tags taking the
+/// rest. When even the minimum does not fit, columns go in [`DROP_ORDER`].
+fn plan(visible: &[RowText], widest_number: i64, room: u16) -> Vec<(Column, u16)> {
+    let widest = |column: Column| {
+        let title = u16::try_from(column.title().len()).unwrap_or(0);
+        visible
+            .iter()
+            .map(|r| r.width(column))
+            .max()
+            .unwrap_or(0)
+            .max(title)
+    };
+    let number = u16::try_from(widest_number.to_string().len())
+        .unwrap_or(1)
+        .max(1);
+    // Known labels are at most 15 cells ("Pending version"); room for a longer unknown one.
+    let status = widest(Column::Status).clamp(17, 24);
+    let id = widest(Column::Id);
+    let task = widest(Column::Task).min(32);
+    let fixed_width = |column: Column| match column {
+        Column::Number => number,
+        Column::Status => status,
+        Column::Started | Column::Duration | Column::Cost => 8,
+        Column::Id | Column::Task | Column::Tags => 0,
+    };
+    let (id_min, task_min, tags_min) = (id.min(12), task.min(16), 8);
+
+    for dropped in 0..=DROP_ORDER.len() {
+        let shown: Vec<Column> = COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !DROP_ORDER[..dropped].contains(c))
+            .collect();
+        let has_tags = shown.contains(&Column::Tags);
+        let spacing = u16::try_from(shown.len() - 1).unwrap_or(0);
+        let fixed: u16 = shown.iter().map(|&c| fixed_width(c)).sum();
+        let need = fixed + spacing + id_min + task_min + if has_tags { tags_min } else { 0 };
+        if need > room {
+            continue;
+        }
+        let mut extra = room - need;
+        let mut grow = |from: u16, to: u16| {
+            let by = to.saturating_sub(from).min(extra);
+            extra -= by;
+            from + by
+        };
+        let task = grow(task_min, task);
+        let id = grow(id_min, id);
+        let tags = tags_min + extra;
+        return shown
+            .into_iter()
+            .map(|c| {
+                let width = match c {
+                    Column::Id => id,
+                    Column::Task => task,
+                    Column::Tags => tags,
+                    other => fixed_width(other),
+                };
+                (c, width)
+            })
+            .collect();
+    }
+
+    // Narrower still: number, id, task and a shorter status share what there is.
+    let status = status.min(12);
+    let rest = room.saturating_sub(number + status + 3);
+    let id = id.min((rest / 2).max(4));
+    vec![
+        (Column::Number, number),
+        (Column::Id, id),
+        (Column::Task, rest.saturating_sub(id)),
+        (Column::Status, status),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use crossterm::event::KeyCode;
+    use ratatui::style::Color;
+
+    use super::*;
+    use crate::app::fixtures::{self, key};
+    use crate::app::{Msg, update};
+    use crate::ui::testing::{assert_no_raw_controls, draw, find, find_in_row, row_text, visible};
+
+    fn table(
+        app: &App,
+        width: u16,
+        height: u16,
+    ) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+        draw(width, height, |frame| render(app, frame, frame.area()))
+    }
+
+    /// A run whose row has these columns replaced (later pairs win in the row decoder).
+    fn run_with(n: usize, status: &str, changes: &[(&str, &str)]) -> Msg {
+        let mut row = fixtures::row(n, status);
+        for (column, value) in changes {
+            row.push(((*column).to_string(), Some((*value).to_string())));
+        }
+        fixtures::one_run_msg(Run::from_row(row.as_slice(), &fixtures::schema()))
+    }
+
+    #[test]
+    fn live_batch_rows() {
+        let app = fixtures::app_after(vec![fixtures::runs_msg(30)]);
+        insta::assert_snapshot!("table_live_120x22", table(&app, 120, 22).backend());
+    }
+
+    #[test]
+    fn empty_batch_waits_for_runs() {
+        let app = fixtures::app_after(vec![]);
+        let terminal = table(&app, 80, 12);
+        insta::assert_snapshot!("table_empty", terminal.backend());
+        let (x, y) = find(terminal.backend().buffer(), "Waiting for runs…").unwrap();
+        assert_eq!(y, 5, "vertically centred");
+        let (left, right) = (x - 1, 79 - (x + 17));
+        assert!(
+            left.abs_diff(right) <= 1,
+            "horizontally centred: {left} vs {right}"
+        );
+    }
+
+    #[test]
+    fn failed_status_cell_is_red() {
+        let app = fixtures::app_after(vec![fixtures::runs_msg(8)]);
+        let terminal = table(&app, 120, 14);
+        let buffer = terminal.backend().buffer();
+        // Run 4 is COMPLETED_WITH_ERRORS: API status FAILED.
+        let (x, y) = find(buffer, "✖ Failed").unwrap();
+        assert!(row_text(buffer, y).contains("run_0004"));
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        assert_eq!(buffer[(x + 2, y)].fg, Color::Red);
+        let (x, y) = find(buffer, "✔ Completed").unwrap();
+        assert_eq!(buffer[(x, y)].fg, Color::Green);
+    }
+
+    #[test]
+    fn colour_overrides_from_the_config_apply() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(8)]);
+        app.colors.insert("failed".into(), Color::Magenta);
+        let terminal = table(&app, 120, 14);
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "✖ Failed").unwrap();
+        assert_eq!(buffer[(x, y)].fg, Color::Magenta);
+    }
+
+    #[test]
+    fn selected_row_is_marked_and_highlighted() {
+        let app = fixtures::app_after(vec![fixtures::runs_msg(8), key(KeyCode::Down)]);
+        let terminal = table(&app, 120, 14);
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "▶").unwrap();
+        assert!(row_text(buffer, y).contains("run_0002"));
+        assert_eq!(buffer[(x + 4, y)].bg, theme::selected_row(true).bg.unwrap());
+        assert_eq!(buffer[(x + 4, y + 1)].bg, Color::Reset);
+    }
+
+    #[test]
+    fn unknown_and_database_statuses_show_their_names() {
+        // CASES.md C03: an unknown status shows literally, neutral; retrying is "Reattempting".
+        let app = fixtures::app_after(vec![
+            run_with(1, "QUARANTINED", &[]),
+            run_with(2, "RETRYING_AFTER_FAILURE", &[]),
+            run_with(3, "WAITING_FOR_DEPLOY", &[]),
+            run_with(4, "INTERRUPTED", &[]),
+        ]);
+        let terminal = table(&app, 120, 9);
+        insta::assert_snapshot!("table_unknown_statuses", terminal.backend());
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "? QUARANTINED").unwrap();
+        assert_eq!(buffer[(x, y)].fg, Color::White);
+        assert!(find(buffer, "● Reattempting").is_some());
+        assert!(find(buffer, "◇ Pending version").is_some());
+        assert!(find(buffer, "✖ Interrupted").is_some());
+    }
+
+    #[test]
+    fn wide_glyphs_keep_columns_aligned() {
+        // CASES.md C12 at 80x12.
+        let tags = "{\"🚀 fast\",タグ}";
+        let mut app = fixtures::app_sized(
+            80,
+            12,
+            vec![
+                run_with(
+                    1,
+                    "EXECUTING",
+                    &[
+                        ("taskIdentifier", "数据导入任务-夜间批处理"),
+                        ("runTags", tags),
+                    ],
+                ),
+                run_with(
+                    2,
+                    "EXECUTING",
+                    &[
+                        ("taskIdentifier", "👩\u{200d}🔬-lab-sync"),
+                        ("runTags", tags),
+                    ],
+                ),
+                run_with(
+                    3,
+                    "EXECUTING",
+                    &[("taskIdentifier", "✅ done"), ("runTags", tags)],
+                ),
+            ],
+        );
+        let mut terminal = table(&app, 80, 12);
+        insta::assert_snapshot!("table_wide_glyphs_80x12", terminal.backend());
+        let status_x = |buffer: &ratatui::buffer::Buffer| {
+            (2..5)
+                .map(|y| find_in_row(buffer, y, "● Executing"))
+                .collect::<Vec<_>>()
+        };
+        let header_x = find(terminal.backend().buffer(), "Status").unwrap().0;
+        assert_eq!(
+            status_x(terminal.backend().buffer()),
+            vec![Some(header_x); 3]
+        );
+
+        // Rename the highlighted first run to narrow ASCII: no fragment of the old text stays,
+        // and the diff-rendered screen equals a full redraw.
+        update(
+            &mut app,
+            run_with(
+                1,
+                "EXECUTING",
+                &[("taskIdentifier", "import"), ("runTags", tags)],
+            ),
+        );
+        terminal
+            .draw(|frame| render(&app, frame, frame.area()))
+            .unwrap();
+        let fresh = table(&app, 80, 12);
+        assert_eq!(
+            visible(terminal.backend().buffer()),
+            visible(fresh.backend().buffer())
+        );
+        let first = row_text(terminal.backend().buffer(), 2);
+        assert!(
+            first.contains("import ") && !first.contains('数'),
+            "{first}"
+        );
+        // The columns may be planned anew for the new widths; every row still follows the header.
+        let header_x = find(terminal.backend().buffer(), "Status").unwrap().0;
+        assert_eq!(
+            status_x(terminal.backend().buffer()),
+            vec![Some(header_x); 3]
+        );
+    }
+
+    #[test]
+    fn control_characters_in_cells_are_escaped() {
+        let app = fixtures::app_after(vec![run_with(
+            1,
+            "EXECUTING",
+            &[
+                ("friendlyId", "run_\u{1b}[2Jx"),
+                (
+                    "taskIdentifier",
+                    "evil\u{1b}]0;title\u{7}\r\u{0}\u{202e}task",
+                ),
+                ("runTags", "{\"a\u{1b}[31mred\",\"\u{2066}iso\"}"),
+            ],
+        )]);
+        let terminal = table(&app, 160, 6);
+        let buffer = terminal.backend().buffer();
+        assert_no_raw_controls(buffer);
+        assert!(find(buffer, "run_\\e[2Jx").is_some());
+        // The task column is at most 32 cells: the escaped name is cut, not raw.
+        assert!(find(buffer, "evil\\e]0;title\\x07\\r\\x00\\u{202e").is_some());
+        assert!(find(buffer, "a\\e[31mred, \\u{2066}iso").is_some());
+    }
+
+    #[test]
+    fn narrow_terminals_drop_columns_not_alignment() {
+        let app = fixtures::app_sized(80, 24, vec![fixtures::runs_msg(30)]);
+        insta::assert_snapshot!("table_80_wide", table(&app, 80, 12).backend());
+        let app = fixtures::app_sized(40, 12, vec![fixtures::runs_msg(30)]);
+        insta::assert_snapshot!("table_40_wide", table(&app, 40, 8).backend());
+    }
+
+    #[test]
+    fn selection_stays_visible_when_the_frame_is_shorter_than_the_app_thinks() {
+        let app = fixtures::app_after(vec![fixtures::runs_msg(100), key(KeyCode::End)]);
+        let terminal = table(&app, 120, 8);
+        let buffer = terminal.backend().buffer();
+        let (_, y) = find(buffer, "▶").unwrap();
+        assert!(row_text(buffer, y).contains("run_0100"));
+    }
+
+    #[test]
+    fn huge_batches_build_only_visible_rows() {
+        let n = 20_000;
+        let app = fixtures::app_after(vec![fixtures::runs_msg(n), key(KeyCode::End)]);
+        let started = Instant::now();
+        for _ in 0..10 {
+            table(&app, 120, 30);
+        }
+        let per_frame = started.elapsed() / 10;
+        assert!(per_frame.as_millis() < 200, "a frame took {per_frame:?}");
+        let terminal = table(&app, 120, 30);
+        assert!(find(terminal.backend().buffer(), "run_20000").is_some());
+        assert!(find(terminal.backend().buffer(), "20,000/20,000").is_some());
+    }
+}
