@@ -144,7 +144,9 @@ fn parse_speed(text: &str) -> Result<f64, String> {
     }
     match text.parse::<f64>() {
         Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
-        _ => Err(format!("{text:?} is not a speed: use a positive number or `max`")),
+        _ => Err(format!(
+            "{text:?} is not a speed: use a positive number or `max`"
+        )),
     }
 }
 
@@ -166,10 +168,21 @@ mod tests {
     #[test]
     fn serve_takes_port_runs_seed_and_speed() {
         let cli = Cli::try_parse_from([
-            "trigger-tui", "serve", "--port", "8787", "--runs", "500", "--seed", "7", "--speed", "max",
+            "trigger-tui",
+            "serve",
+            "--port",
+            "8787",
+            "--runs",
+            "500",
+            "--seed",
+            "7",
+            "--speed",
+            "max",
         ])
         .unwrap();
-        let Some(Command::Serve(args)) = cli.command else { panic!() };
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!()
+        };
         assert_eq!((args.port, args.sim.runs, args.sim.seed), (8787, 500, 7));
         assert!(args.sim.speed.is_infinite());
         assert!(parse_speed("0").is_err());
@@ -178,8 +191,9 @@ mod tests {
 
     #[test]
     fn skip_columns_split_on_commas() {
-        let cli = Cli::try_parse_from(["trigger-tui", "--demo", "--skip-columns", "payload,output"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["trigger-tui", "--demo", "--skip-columns", "payload,output"])
+                .unwrap();
         assert_eq!(cli.watch.skip_columns, vec!["payload", "output"]);
     }
 }

@@ -74,13 +74,19 @@ pub struct FileConfig {
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{0:?} is not a valid API URL: {1}")]
     ApiUrl(String, String),
     #[error("cannot read token_file {path}: {source}")]
-    TokenFile { path: PathBuf, source: std::io::Error },
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("refresh_rate must be between 0.2 and 60 per second, not {0}")]
     RefreshRate(f64),
     #[error("unknown colour {value:?} for {status:?} in the config file")]
@@ -115,8 +121,10 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(FileConfig, Vec<String>), C
         }
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
-    let file: FileConfig =
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.clone(), message: e.to_string() })?;
+    let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     let mut warnings = Vec::new();
     if readable_by_others(&path) {
         warnings.push(format!(
@@ -165,29 +173,42 @@ pub fn resolve(
     let api_url = reqwest::Url::parse(api_text.trim())
         .map_err(|e| ConfigError::ApiUrl(api_text.clone(), e.to_string()))?;
     if !matches!(api_url.scheme(), "http" | "https") || api_url.host_str().is_none() {
-        return Err(ConfigError::ApiUrl(api_text, "use an http:// or https:// URL".into()));
+        return Err(ConfigError::ApiUrl(
+            api_text,
+            "use an http:// or https:// URL".into(),
+        ));
     }
 
     let mut token = None;
     for name in ["TRIGGER_SECRET_KEY", "TRIGGER_ACCESS_TOKEN"] {
-        if let Some(value) = env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+        if let Some(value) = env(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+        {
             token = Some((Secret::new(value), name.to_string()));
             break;
         }
     }
     if token.is_none()
         && let Some(name) = &file.token_env
-        && let Some(value) = env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        && let Some(value) = env(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     {
         token = Some((Secret::new(value), name.clone()));
     }
     if token.is_none()
         && let Some(path) = &file.token_file
     {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::TokenFile { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::TokenFile {
+            path: path.clone(),
+            source,
+        })?;
         if let Some(line) = text.lines().next().map(str::trim).filter(|l| !l.is_empty()) {
-            token = Some((Secret::new(line.to_string()), format!("token_file {}", path.display())));
+            token = Some((
+                Secret::new(line.to_string()),
+                format!("token_file {}", path.display()),
+            ));
         }
     }
 
@@ -197,10 +218,12 @@ pub fn resolve(
     }
     let mut colors = BTreeMap::new();
     for (status, value) in &file.colors {
-        let color = value.parse::<ratatui::style::Color>().map_err(|_| ConfigError::Color {
-            status: status.clone(),
-            value: value.clone(),
-        })?;
+        let color = value
+            .parse::<ratatui::style::Color>()
+            .map_err(|_| ConfigError::Color {
+                status: status.clone(),
+                value: value.clone(),
+            })?;
         colors.insert(status.to_ascii_lowercase(), color);
     }
 
@@ -253,7 +276,12 @@ mod tests {
     }
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -266,7 +294,10 @@ mod tests {
 
     #[test]
     fn cli_beats_env_beats_file() {
-        let file = FileConfig { api_url: Some("https://file.example".into()), ..Default::default() };
+        let file = FileConfig {
+            api_url: Some("https://file.example".into()),
+            ..Default::default()
+        };
         let env = env_of(&[("TRIGGER_API_URL", "https://env.example")]);
         let s = resolve(&args(&[]), &file, &env).unwrap();
         assert_eq!(s.api_url.as_str(), "https://env.example/");
@@ -280,32 +311,55 @@ mod tests {
 
     #[test]
     fn secret_key_wins_over_access_token() {
-        let env = env_of(&[("TRIGGER_SECRET_KEY", "tr_dev_x"), ("TRIGGER_ACCESS_TOKEN", "a.b.c")]);
+        let env = env_of(&[
+            ("TRIGGER_SECRET_KEY", "tr_dev_x"),
+            ("TRIGGER_ACCESS_TOKEN", "a.b.c"),
+        ]);
         let s = resolve(&args(&[]), &FileConfig::default(), &env).unwrap();
         assert_eq!(s.token.unwrap().expose(), "tr_dev_x");
-        let s = resolve(&args(&[]), &FileConfig::default(), &env_of(&[("TRIGGER_ACCESS_TOKEN", "a.b.c")]))
-            .unwrap();
+        let s = resolve(
+            &args(&[]),
+            &FileConfig::default(),
+            &env_of(&[("TRIGGER_ACCESS_TOKEN", "a.b.c")]),
+        )
+        .unwrap();
         assert_eq!(s.token_source.as_deref(), Some("TRIGGER_ACCESS_TOKEN"));
     }
 
     #[test]
     fn plain_http_to_a_remote_host_is_refused() {
         let env = env_of(&[("TRIGGER_SECRET_KEY", "tr_dev_x")]);
-        let err = resolve(&args(&["--api-url", "http://trigger.example.com"]), &FileConfig::default(), &env)
-            .unwrap_err();
+        let err = resolve(
+            &args(&["--api-url", "http://trigger.example.com"]),
+            &FileConfig::default(),
+            &env,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("plain http"), "{err}");
         assert!(!err.to_string().contains("tr_dev_x"));
-        for ok in ["http://127.0.0.1:8787", "http://localhost:3030", "http://[::1]:80"] {
-            assert!(resolve(&args(&["--api-url", ok]), &FileConfig::default(), &env).is_ok(), "{ok}");
+        for ok in [
+            "http://127.0.0.1:8787",
+            "http://localhost:3030",
+            "http://[::1]:80",
+        ] {
+            assert!(
+                resolve(&args(&["--api-url", ok]), &FileConfig::default(), &env).is_ok(),
+                "{ok}"
+            );
         }
-        let insecure = args(&["--api-url", "http://trigger.example.com", "--allow-insecure-http"]);
+        let insecure = args(&[
+            "--api-url",
+            "http://trigger.example.com",
+            "--allow-insecure-http",
+        ]);
         assert!(resolve(&insecure, &FileConfig::default(), &env).is_ok());
     }
 
     #[test]
     fn config_file_parses_every_documented_setting() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
-            .unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
+                .unwrap();
         let file: FileConfig = toml::from_str(&text).unwrap();
         let s = resolve(&args(&[]), &file, &env_of(&[])).unwrap();
         assert_eq!(s.tick_rate, Duration::from_millis(250));
@@ -320,10 +374,23 @@ mod tests {
             colors: [("completed".to_string(), "blurple".to_string())].into(),
             ..Default::default()
         };
-        assert!(matches!(resolve(&args(&[]), &bad_color, &env_of(&[])), Err(ConfigError::Color { .. })));
-        let bad_rate = FileConfig { refresh_rate: Some(0.0), ..Default::default() };
+        assert!(matches!(
+            resolve(&args(&[]), &bad_color, &env_of(&[])),
+            Err(ConfigError::Color { .. })
+        ));
+        let bad_rate = FileConfig {
+            refresh_rate: Some(0.0),
+            ..Default::default()
+        };
         assert!(resolve(&args(&[]), &bad_rate, &env_of(&[])).is_err());
-        assert!(resolve(&args(&["--api-url", "ftp://x"]), &FileConfig::default(), &env_of(&[])).is_err());
+        assert!(
+            resolve(
+                &args(&["--api-url", "ftp://x"]),
+                &FileConfig::default(),
+                &env_of(&[])
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub fn init(sink: Sink, file: Option<&Path>) -> Result<(), std::io::Error> {
         || EnvFilter::try_from_env("TRIGGER_TUI_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let file_layer = match file {
         Some(path) => {
-            let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
@@ -43,13 +46,17 @@ pub fn init(sink: Sink, file: Option<&Path>) -> Result<(), std::io::Error> {
         }
         None => None,
     };
-    let registry = tracing_subscriber::registry().with(filter()).with(file_layer);
+    let registry = tracing_subscriber::registry()
+        .with(filter())
+        .with(file_layer);
     match sink {
         Sink::LogPane => {
             // The level filter is the EnvFilter's job; tui-logger keeps everything it is given.
             let _ = tui_logger::init_logger(tui_logger::LevelFilter::Trace);
             tui_logger::set_default_level(tui_logger::LevelFilter::Trace);
-            let _ = registry.with(tui_logger::TuiTracingSubscriberLayer).try_init();
+            let _ = registry
+                .with(tui_logger::TuiTracingSubscriberLayer)
+                .try_init();
         }
         Sink::Stderr => {
             let stderr = tracing_subscriber::fmt::layer()

@@ -72,7 +72,10 @@ async fn serve(args: ServeArgs) -> Result<u8> {
     println!("trigger-tui serve: listening on {}", handle.base_url());
     println!("  batch:      {}", handle.batch_id());
     println!("  demo key:   {}", handle.secret_key());
-    println!("  runs:       {} (seed {}, speed {})", args.sim.runs, args.sim.seed, args.sim.speed);
+    println!(
+        "  runs:       {} (seed {}, speed {})",
+        args.sim.runs, args.sim.seed, args.sim.speed
+    );
     println!(
         "  watch it:   TRIGGER_API_URL={} TRIGGER_SECRET_KEY={} trigger-tui --batch {}",
         handle.base_url(),
@@ -131,7 +134,10 @@ async fn watch(args: WatchArgs) -> Result<u8> {
             }
         };
         let Some(batch_id) = args.batch.clone().or_else(|| transport.recorded_batch_id()) else {
-            eprintln!("trigger-tui: {} records no batch feed; pass --batch", path.display());
+            eprintln!(
+                "trigger-tui: {} records no batch feed; pass --batch",
+                path.display()
+            );
             return Ok(exit::USAGE);
         };
         replay = Some(transport);
@@ -186,7 +192,7 @@ async fn watch(args: WatchArgs) -> Result<u8> {
         }
     }
     if let Some(source) = &settings.token_source {
-        tracing::info!(source = %source, kind = feed.token.kind(), "using credential");
+        tracing::info!("using the {} from {source}", feed.token.kind());
     }
 
     let mut app = App::new(feed.batch_id.clone(), source, chrono::Utc::now());
@@ -203,16 +209,28 @@ async fn watch(args: WatchArgs) -> Result<u8> {
         (None, None) => Transport::http().wrap_err("could not set up HTTP")?,
     };
     let (feed_tx, feed_rx) = mpsc::channel(FEED_CHANNEL);
+    let fetcher = output::PacketFetcher::new(transport.clone(), feed.clone());
+    let packets = tui::PacketSource {
+        transport: transport.clone(),
+        config: feed.clone(),
+    };
     let feed_task = task::spawn(feed, transport, feed_tx);
 
     let code = match args.output {
         OutputMode::Ndjson => {
             let mut stdout = std::io::stdout();
-            output::run_ndjson(app, feed_rx, args.exit_when_done, &mut stdout).await
+            output::run_ndjson(app, feed_rx, args.exit_when_done, fetcher, &mut stdout).await
         }
         OutputMode::Tui => {
             let mut guard = TerminalGuard::enter();
-            let result = tui::run(&mut guard.terminal, &mut app, feed_rx, settings.tick_rate).await;
+            let result = tui::run(
+                &mut guard.terminal,
+                &mut app,
+                feed_rx,
+                settings.tick_rate,
+                packets,
+            )
+            .await;
             drop(guard);
             match result.wrap_err("terminal error")? {
                 Exit::Quit => match (&app.failure, &app.connection) {

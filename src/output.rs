@@ -4,13 +4,16 @@
 //! The same `App` and `update` as the dashboard keep the state, so "done" means the same thing
 //! in both modes: every run the batch record counts was seen and all are final.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::app::{App, Msg, update};
-use crate::client::{ExitReason, FeedEvent};
+use crate::client::packets::{self, Field};
+use crate::client::{ExitReason, FeedConfig, FeedEvent, Transport};
+use crate::model::{Packet, Run};
 use crate::tui::Signals;
 
 /// Exit codes of the headless mode (documented in the README).
@@ -41,12 +44,78 @@ pub mod exit {
     }
 }
 
+/// Fetches offloaded packets for printing, once per run, field and path.
+pub struct PacketFetcher {
+    pub transport: Transport,
+    pub config: FeedConfig,
+    cache: HashMap<(String, Field, String), Packet>,
+}
+
+impl PacketFetcher {
+    pub fn new(transport: Transport, config: FeedConfig) -> Self {
+        Self {
+            transport,
+            config,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The run with its `application/store` payload and output replaced by the fetched data,
+    /// as the SDK yields it. A failed fetch leaves the storage path and says why on stderr.
+    async fn resolve(&mut self, run: &Run) -> Option<Run> {
+        let mut resolved: Option<Run> = None;
+        for field in [Field::Payload, Field::Output] {
+            let packet = match field {
+                Field::Payload => &run.payload,
+                Field::Output => &run.output,
+            };
+            let Some(packet) = packet
+                .as_ref()
+                .filter(|p| p.data_type == "application/store")
+            else {
+                continue;
+            };
+            let key = (run.id.clone(), field, packet.data.clone());
+            let fetched = match self.cache.get(&key) {
+                Some(p) => p.clone(),
+                None => {
+                    match packets::fetch(
+                        &self.transport,
+                        &self.config,
+                        &run.id,
+                        field,
+                        &packet.data,
+                    )
+                    .await
+                    {
+                        Ok(p) => {
+                            self.cache.insert(key, p.clone());
+                            p
+                        }
+                        Err(e) => {
+                            eprintln!("trigger-tui: warning: {} {}: {e}", run.id, field.name());
+                            continue;
+                        }
+                    }
+                }
+            };
+            let target = resolved.get_or_insert_with(|| run.clone());
+            match field {
+                Field::Payload => target.payload = Some(fetched),
+                Field::Output => target.output = Some(fetched),
+            }
+        }
+        resolved
+    }
+}
+
 /// Prints runs as they arrive until the feed fails, a signal arrives, or (with
 /// `exit_when_done`) the batch is done. Returns the exit code.
 pub async fn run_ndjson(
     mut app: App,
     mut feed_rx: mpsc::Receiver<FeedEvent>,
     exit_when_done: bool,
+    mut fetcher: PacketFetcher,
     out: &mut (dyn Write + Send),
 ) -> u8 {
     let mut signals = Signals::new();
@@ -65,6 +134,8 @@ pub async fn run_ndjson(
         match &event {
             FeedEvent::Runs(flush) => {
                 for run in &flush.runs {
+                    let resolved = fetcher.resolve(run).await;
+                    let run = resolved.as_ref().unwrap_or(run);
                     if writeln!(out, "{}", run.to_sdk_json()).is_err() {
                         // stdout closed (e.g. piped into `head`): nothing more to do.
                         return exit::OK;
@@ -72,7 +143,10 @@ pub async fn run_ndjson(
                 }
                 let _ = out.flush();
             }
-            FeedEvent::Failed { code: ExitReason::EndOfReplay, .. } => {
+            FeedEvent::Failed {
+                code: ExitReason::EndOfReplay,
+                ..
+            } => {
                 eprintln!("trigger-tui: end of the recorded session");
                 return exit::OK;
             }
@@ -80,8 +154,17 @@ pub async fn run_ndjson(
                 eprintln!("trigger-tui: error: {detail}");
                 return exit::for_failure(*code);
             }
-            FeedEvent::Reconnecting { detail, attempt, retry_in, .. } => {
-                tracing::warn!(attempt, retry_in_ms = retry_in.as_millis() as u64, "{detail}");
+            FeedEvent::Reconnecting {
+                detail,
+                attempt,
+                retry_in,
+                ..
+            } => {
+                tracing::warn!(
+                    attempt,
+                    retry_in_ms = retry_in.as_millis() as u64,
+                    "{detail}"
+                );
             }
             _ => {}
         }

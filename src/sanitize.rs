@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn bidi_and_zero_width_are_shown() {
-        assert_eq!(sanitize_line("a\u{202e}b\u{200b}c\u{feff}"), "a\\u{202e}b\\u{200b}c\\u{feff}");
+        assert_eq!(
+            sanitize_line("a\u{202e}b\u{200b}c\u{feff}"),
+            "a\\u{202e}b\\u{200b}c\\u{feff}"
+        );
         assert_eq!(sanitize_line("\u{85}"), "\\u{85}");
         // The ZWJ inside an emoji sequence stays.
         assert_eq!(sanitize_line("👩\u{200d}🔬"), "👩\u{200d}🔬");

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::app::{App, Cmd, Connection, Msg, update};
-use crate::client::FeedEvent;
+use crate::client::packets;
+use crate::client::{FeedConfig, FeedEvent, Transport};
 use crate::ui;
 
 /// At most this many queued messages are applied before a frame is drawn, so a burst of feed
@@ -29,7 +30,9 @@ pub struct TerminalGuard {
 impl TerminalGuard {
     /// Enters raw mode and the alternate screen.
     pub fn enter() -> Self {
-        Self { terminal: ratatui::init() }
+        Self {
+            terminal: ratatui::init(),
+        }
     }
 }
 
@@ -54,7 +57,10 @@ pub async fn run(
     app: &mut App,
     mut feed_rx: mpsc::Receiver<FeedEvent>,
     tick_rate: Duration,
+    packets: PacketSource,
 ) -> std::io::Result<Exit> {
+    // Results of effects (packet downloads) come back here as messages.
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(16);
     let debug_panic = std::env::var("TRIGGER_TUI_DEBUG_PANIC").ok();
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(tick_rate);
@@ -73,7 +79,7 @@ pub async fn run(
                 Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => {
-                    warn!(error = %e, "terminal input failed; quitting");
+                    warn!("terminal input failed; quitting: {e}");
                     Msg::Quit
                 }
                 // Input closed: the terminal hung up.
@@ -89,9 +95,10 @@ pub async fn run(
                     continue;
                 }
             },
+            Some(msg) = msg_rx.recv() => msg,
             _ = tick.tick() => Msg::Tick(Utc::now()),
             name = signals.next() => {
-                info!(signal = name, "signal received; quitting");
+                info!("{name} received; quitting");
                 Msg::Quit
             }
         };
@@ -105,10 +112,46 @@ pub async fn run(
                 return Ok(Exit::Quit);
             }
         }
+        for cmd in std::mem::take(&mut app.outbox) {
+            packets.run(cmd, &msg_tx);
+        }
         if debug_panic.as_deref() == Some("render") {
             panic!("TRIGGER_TUI_DEBUG_PANIC=render: a forced panic while drawing");
         }
         terminal.draw(|frame| ui::view(app, frame))?;
+    }
+}
+
+/// Where offloaded packets are downloaded from: the feed's own transport and config.
+pub struct PacketSource {
+    pub transport: Transport,
+    pub config: FeedConfig,
+}
+
+impl PacketSource {
+    /// Carries out an effect in the background; its result comes back on `msg_tx`.
+    fn run(&self, cmd: Cmd, msg_tx: &mpsc::Sender<Msg>) {
+        let Cmd::FetchPacket {
+            run_id,
+            field,
+            path,
+        } = cmd
+        else {
+            return;
+        };
+        let (transport, config, msg_tx) =
+            (self.transport.clone(), self.config.clone(), msg_tx.clone());
+        tokio::spawn(async move {
+            let result = packets::fetch(&transport, &config, &run_id, field, &path).await;
+            let _ = msg_tx
+                .send(Msg::PacketFetched {
+                    run_id,
+                    field,
+                    path,
+                    result,
+                })
+                .await;
+        });
     }
 }
 
@@ -129,8 +172,10 @@ impl Signals {
                 (SignalKind::hangup(), "SIGHUP"),
                 (SignalKind::interrupt(), "SIGINT"),
             ];
-            let streams =
-                kinds.into_iter().filter_map(|(kind, name)| signal(kind).ok().map(|s| (s, name))).collect();
+            let streams = kinds
+                .into_iter()
+                .filter_map(|(kind, name)| signal(kind).ok().map(|s| (s, name)))
+                .collect();
             Self { streams }
         }
         #[cfg(not(unix))]

@@ -3,6 +3,8 @@
 //! that dies and comes back. The client's final state is compared with a fresh snapshot of the
 //! server's truth.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on purpose
+
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -25,7 +27,12 @@ async fn start(runs: usize, speed: f64) -> ServerHandle {
 }
 
 async fn start_at(runs: usize, speed: f64, addr: SocketAddr) -> ServerHandle {
-    let config = ServerConfig { runs, speed, seed: 11, ..ServerConfig::default() };
+    let config = ServerConfig {
+        runs,
+        speed,
+        seed: 11,
+        ..ServerConfig::default()
+    };
     server::start(config, addr).await.expect("server starts")
 }
 
@@ -61,7 +68,11 @@ async fn drive(
 
 /// The server's truth: a fresh snapshot request, decoded through the protocol.
 async fn truth(server: &ServerHandle) -> BTreeMap<String, Run> {
-    let url = format!("{}/realtime/v1/batches/{}?offset=-1", server.base_url(), server.batch_id());
+    let url = format!(
+        "{}/realtime/v1/batches/{}?offset=-1",
+        server.base_url(),
+        server.batch_id()
+    );
     let response = reqwest::Client::new()
         .get(url)
         .bearer_auth(server.secret_key())
@@ -72,8 +83,7 @@ async fn truth(server: &ServerHandle) -> BTreeMap<String, Run> {
         .unwrap();
     let schema = Schema::parse(response.headers()["electric-schema"].to_str().unwrap()).unwrap();
     let body = response.bytes().await.unwrap();
-    let mut shape = trigger_tui::client::Shape::default();
-    shape.schema = Some(schema);
+    let mut shape = trigger_tui::client::Shape::with_schema(schema);
     let flush = shape.apply(parse_body(&body).unwrap()).remove(0);
     flush.runs.into_iter().map(|r| (r.id.clone(), r)).collect()
 }
@@ -81,8 +91,15 @@ async fn truth(server: &ServerHandle) -> BTreeMap<String, Run> {
 fn assert_matches_truth(app: &App, truth: &BTreeMap<String, Run>) {
     assert_eq!(app.runs.len(), truth.len(), "no run lost or duplicated");
     for run in &app.runs {
-        let expected = truth.get(&run.id).unwrap_or_else(|| panic!("{} not on the server", run.id));
-        assert_eq!(run.to_sdk_json(), expected.to_sdk_json(), "run {} differs", run.id);
+        let expected = truth
+            .get(&run.id)
+            .unwrap_or_else(|| panic!("{} not on the server", run.id));
+        assert_eq!(
+            run.to_sdk_json(),
+            expected.to_sdk_json(),
+            "run {} differs",
+            run.id
+        );
     }
 }
 
@@ -102,8 +119,14 @@ async fn snapshot_then_live_updates_converge_to_the_server() {
 
     assert!(matches!(events.first(), Some(FeedEvent::Connecting)));
     assert!(events.iter().any(|e| matches!(e, FeedEvent::Live)));
-    let flushes = events.iter().filter(|e| matches!(e, FeedEvent::Runs(_))).count();
-    assert!(flushes > 3, "live updates arrived after the snapshot ({flushes} flushes)");
+    let flushes = events
+        .iter()
+        .filter(|e| matches!(e, FeedEvent::Runs(_)))
+        .count();
+    assert!(
+        flushes > 3,
+        "live updates arrived after the snapshot ({flushes} flushes)"
+    );
     assert_eq!(app.batch_info.as_ref().and_then(|b| b.run_count), Some(12));
     assert!(app.runs.iter().all(|r| r.status.is_final()));
     assert_matches_truth(&app, &truth(&server).await);
@@ -126,7 +149,9 @@ async fn must_refetch_restarts_and_loses_no_run() {
     assert_ne!(control.handle(), old_handle);
 
     drive(&mut rx, &mut app, &mut events, |_, events| {
-        events.iter().any(|e| matches!(e, FeedEvent::Runs(f) if f.complete))
+        events
+            .iter()
+            .any(|e| matches!(e, FeedEvent::Runs(f) if f.complete))
     })
     .await;
     drive(&mut rx, &mut app, &mut events, |app, _| app.batch_done()).await;
@@ -152,11 +177,16 @@ async fn rate_limits_and_server_errors_are_retried_with_backoff() {
     let reasons: Vec<String> = events
         .iter()
         .filter_map(|e| match e {
-            FeedEvent::Reconnecting { reason, attempt, .. } => Some(format!("{attempt}:{reason}")),
+            FeedEvent::Reconnecting {
+                reason, attempt, ..
+            } => Some(format!("{attempt}:{reason}")),
             _ => None,
         })
         .collect();
-    assert_eq!(reasons, vec!["1:HTTP 429", "2:HTTP 429", "3:HTTP 500", "4:HTTP 503"]);
+    assert_eq!(
+        reasons,
+        vec!["1:HTTP 429", "2:HTTP 429", "3:HTTP 500", "4:HTTP 503"]
+    );
     let delays: Vec<Duration> = events
         .iter()
         .filter_map(|e| match e {
@@ -164,7 +194,11 @@ async fn rate_limits_and_server_errors_are_retried_with_backoff() {
             _ => None,
         })
         .collect();
-    assert!(delays.iter().all(|d| *d >= Duration::from_millis(100) && *d <= Duration::from_secs(10)));
+    assert!(
+        delays
+            .iter()
+            .all(|d| *d >= Duration::from_millis(100) && *d <= Duration::from_secs(10))
+    );
     assert_matches_truth(&app, &truth(&server).await);
     feed.abort();
     server.shutdown().await;
@@ -175,7 +209,12 @@ async fn first_failure(config: FeedConfig) -> (String, String, ExitReason) {
     let feed = task::spawn(config, Transport::http().unwrap(), tx);
     let failure = timeout(PATIENCE, async {
         while let Some(event) = rx.recv().await {
-            if let FeedEvent::Failed { reason, detail, code } = event {
+            if let FeedEvent::Failed {
+                reason,
+                detail,
+                code,
+            } = event
+            {
                 return (reason, detail, code);
             }
         }
@@ -207,14 +246,21 @@ async fn unknown_batch_is_a_clear_404() {
     config.batch_id = "batch_doesnotexist".into();
     let (reason, detail, code) = first_failure(config).await;
     assert_eq!(code, ExitReason::NotFound);
-    assert!(reason.contains("404") && detail.contains("batch_doesnotexist"), "{reason} / {detail}");
+    assert!(
+        reason.contains("404") && detail.contains("batch_doesnotexist"),
+        "{reason} / {detail}"
+    );
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connection_is_retried_not_fatal() {
     // Bind and drop a listener to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = FeedConfig {
         api_url: reqwest::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         batch_id: "batch_x".into(),
@@ -228,14 +274,18 @@ async fn refused_connection_is_retried_not_fatal() {
     timeout(PATIENCE, async {
         while let Some(event) = rx.recv().await {
             match event {
-                FeedEvent::Reconnecting { reason, attempt, .. } => {
+                FeedEvent::Reconnecting {
+                    reason, attempt, ..
+                } => {
                     assert!(reason.contains("connect"), "{reason}");
                     attempts.push(attempt);
                     if attempts.len() == 3 {
                         return;
                     }
                 }
-                FeedEvent::Failed { detail, .. } => panic!("refused connection was fatal: {detail}"),
+                FeedEvent::Failed { detail, .. } => {
+                    panic!("refused connection was fatal: {detail}")
+                }
                 _ => {}
             }
         }
@@ -263,7 +313,10 @@ async fn server_restart_shows_reconnecting_then_catches_up() {
         matches!(events.last(), Some(FeedEvent::Reconnecting { .. }))
     })
     .await;
-    assert!(!app.runs.is_empty(), "runs stay on screen while reconnecting");
+    assert!(
+        !app.runs.is_empty(),
+        "runs stay on screen while reconnecting"
+    );
 
     // The same seed on the same port: a new process would serve the same batch id.
     let second = start_at(8, 10.0, addr).await;

@@ -5,6 +5,8 @@
 //! Needs Node.js. The harness's dependencies come from `CONFORMANCE_DIR` (a copy of the harness
 //! with `npm ci` done, as `.ci/run` prepares it) or are installed into a scratch copy here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on purpose
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -22,8 +24,13 @@ fn harness_dir() -> PathBuf {
         return dir;
     }
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
-    assert!(shared.exists(), "the SDK harness is missing at {}", shared.display());
-    let scratch = std::env::temp_dir().join(format!("trigger-tui-conformance-{}", std::process::id()));
+    assert!(
+        shared.exists(),
+        "the SDK harness is missing at {}",
+        shared.display()
+    );
+    let scratch =
+        std::env::temp_dir().join(format!("trigger-tui-conformance-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     for entry in std::fs::read_dir(&shared).unwrap() {
         let entry = entry.unwrap();
@@ -63,20 +70,43 @@ fn tail(bytes: &[u8]) -> String {
 
 async fn compare_on_batch(runs: usize, speed: f64, seed: u64) {
     let dir = harness_dir();
-    let config = ServerConfig { runs, speed, seed, ..ServerConfig::default() };
-    let server = server::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.unwrap();
-    let (url, batch, key) =
-        (server.base_url(), server.batch_id().to_string(), server.secret_key().to_string());
+    let config = ServerConfig {
+        runs,
+        speed,
+        seed,
+        ..ServerConfig::default()
+    };
+    let server = server::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    let (url, batch, key) = (
+        server.base_url(),
+        server.batch_id().to_string(),
+        server.secret_key().to_string(),
+    );
     let scratch = tempfile::tempdir().unwrap();
     let sdk_out = scratch.path().join("sdk.ndjson");
     let rust_out = scratch.path().join("rust.ndjson");
 
     let sdk = {
-        let (dir, url, batch, key, out) = (dir.clone(), url.clone(), batch.clone(), key.clone(), sdk_out.clone());
+        let (dir, url, batch, key, out) = (
+            dir.clone(),
+            url.clone(),
+            batch.clone(),
+            key.clone(),
+            sdk_out.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             Command::new("node")
                 .arg("sdk-subscribe.mjs")
-                .args(["--batch", &batch, "--final", "--require-final", "--idle-ms", "2000"])
+                .args([
+                    "--batch",
+                    &batch,
+                    "--final",
+                    "--require-final",
+                    "--idle-ms",
+                    "2000",
+                ])
                 .args(["--max-ms", "240000", "--expect-runs", &runs.to_string()])
                 .env("TRIGGER_API_URL", &url)
                 .env("TRIGGER_SECRET_KEY", &key)
@@ -100,8 +130,16 @@ async fn compare_on_batch(runs: usize, speed: f64, seed: u64) {
         })
     };
     let (sdk, ours) = (sdk.await.unwrap(), ours.await.unwrap());
-    assert!(sdk.status.success(), "the SDK harness failed:\n{}", text(&sdk));
-    assert!(ours.status.success(), "trigger-tui failed:\n{}", text(&ours));
+    assert!(
+        sdk.status.success(),
+        "the SDK harness failed:\n{}",
+        text(&sdk)
+    );
+    assert!(
+        ours.status.success(),
+        "trigger-tui failed:\n{}",
+        text(&ours)
+    );
     let sdk_lines = std::fs::read_to_string(&sdk_out).unwrap().lines().count();
     assert_eq!(sdk_lines, runs, "the SDK saw every run");
 
@@ -114,7 +152,10 @@ async fn compare_on_batch(runs: usize, speed: f64, seed: u64) {
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&compare.stdout);
-    assert!(compare.status.success(), "the SDK and trigger-tui disagree:\n{report}");
+    assert!(
+        compare.status.success(),
+        "the SDK and trigger-tui disagree:\n{report}"
+    );
     assert!(report.contains("compare: OK"), "{report}");
     server.shutdown().await;
 }

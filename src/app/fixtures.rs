@@ -13,7 +13,9 @@ use crate::protocol::Schema;
 
 /// The frozen "now" of every fixture app.
 pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 3, 10, 1, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 12, 3, 10, 1, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// The run feed's schema, as the embedded server sends it.
@@ -35,7 +37,12 @@ pub fn schema() -> Schema {
     .unwrap()
 }
 
-const TASKS: [&str; 4] = ["import-rows", "send-email", "resize-image", "generate-report"];
+const TASKS: [&str; 4] = [
+    "import-rows",
+    "send-email",
+    "resize-image",
+    "generate-report",
+];
 const STATUSES: [&str; 8] = [
     "COMPLETED_SUCCESSFULLY",
     "EXECUTING",
@@ -50,7 +57,10 @@ const STATUSES: [&str; 8] = [
 /// Run `n`'s row with the given status.
 pub fn row(n: usize, status: &str) -> Vec<(String, Option<String>)> {
     let s = |v: &str| Some(v.to_string());
-    let finished = matches!(status, "COMPLETED_SUCCESSFULLY" | "COMPLETED_WITH_ERRORS" | "CANCELED");
+    let finished = matches!(
+        status,
+        "COMPLETED_SUCCESSFULLY" | "COMPLETED_WITH_ERRORS" | "CANCELED"
+    );
     let started = !matches!(status, "PENDING" | "DELAYED");
     let mut row = vec![
         ("id".into(), Some(format!("cmrun{n:04}"))),
@@ -60,23 +70,62 @@ pub fn row(n: usize, status: &str) -> Vec<(String, Option<String>)> {
         ("createdAt".into(), s("2026-12-03 10:00:00.000")),
         ("updatedAt".into(), s("2026-12-03 10:00:30.000")),
         ("queuedAt".into(), s("2026-12-03 10:00:00.500")),
-        ("startedAt".into(), started.then(|| format!("2026-12-03 10:00:{:02}.000", n % 50))),
-        ("completedAt".into(), finished.then(|| "2026-12-03 10:00:55.250".to_string())),
+        (
+            "startedAt".into(),
+            started.then(|| format!("2026-12-03 10:00:{:02}.000", n % 50)),
+        ),
+        (
+            "completedAt".into(),
+            finished.then(|| "2026-12-03 10:00:55.250".to_string()),
+        ),
         ("number".into(), Some(n.to_string())),
         ("isTest".into(), s("f")),
-        ("usageDurationMs".into(), Some((n * 731 % 40_000).to_string())),
-        ("costInCents".into(), Some(format!("{:.4}", n as f64 * 0.0123))),
+        (
+            "usageDurationMs".into(),
+            Some((n * 731 % 40_000).to_string()),
+        ),
+        (
+            "costInCents".into(),
+            Some(format!("{:.4}", n as f64 * 0.0123)),
+        ),
         ("baseCostInCents".into(), s("0.0025")),
         ("ttl".into(), None),
-        ("payload".into(), Some(format!(r#"{{"json":{{"rows":{n},"since":"2026-12-01T00:00:00.000Z"}},"meta":{{"values":{{"since":["Date"]}}}}}}"#))),
+        (
+            "payload".into(),
+            Some(format!(
+                r#"{{"json":{{"rows":{n},"since":"2026-12-01T00:00:00.000Z"}},"meta":{{"values":{{"since":["Date"]}}}}}}"#
+            )),
+        ),
         ("payloadType".into(), s("application/super+json")),
-        ("output".into(), finished.then(|| format!(r#"{{"imported":{n}}}"#))),
-        ("outputType".into(), finished.then(|| "application/json".to_string())),
-        ("metadata".into(), (status == "EXECUTING").then(|| r#"{"progress":0.4}"#.to_string())),
-        ("metadataType".into(), (status == "EXECUTING").then(|| "application/json".to_string())),
-        ("runTags".into(), if n % 3 == 0 { s("{tenant:acme,\"priority high\"}") } else { None }),
+        (
+            "output".into(),
+            finished.then(|| format!(r#"{{"imported":{n}}}"#)),
+        ),
+        (
+            "outputType".into(),
+            finished.then(|| "application/json".to_string()),
+        ),
+        (
+            "metadata".into(),
+            (status == "EXECUTING").then(|| r#"{"progress":0.4}"#.to_string()),
+        ),
+        (
+            "metadataType".into(),
+            (status == "EXECUTING").then(|| "application/json".to_string()),
+        ),
+        (
+            "runTags".into(),
+            if n.is_multiple_of(3) {
+                s("{tenant:acme,\"priority high\"}")
+            } else {
+                None
+            },
+        ),
         ("realtimeStreams".into(), s("{}")),
-        ("idempotencyKey".into(), (n % 5 == 0).then(|| format!("import-{n}"))),
+        (
+            "idempotencyKey".into(),
+            n.is_multiple_of(5).then(|| format!("import-{n}")),
+        ),
     ];
     if status == "COMPLETED_WITH_ERRORS" {
         row.push((
@@ -94,8 +143,14 @@ pub fn run(n: usize, status: &str) -> Run {
 
 /// Runs numbered in `range`, with statuses cycling through a realistic mix.
 pub fn flush_range(range: Range<usize>) -> Flush {
-    let runs = range.map(|n| run(n, STATUSES[n % STATUSES.len()])).collect();
-    Flush { runs, removed: vec![], complete: false }
+    let runs = range
+        .map(|n| run(n, STATUSES[n % STATUSES.len()]))
+        .collect();
+    Flush {
+        runs,
+        removed: vec![],
+        complete: false,
+    }
 }
 
 /// A feed message with runs 1..=n.
@@ -109,7 +164,11 @@ pub fn runs_msg_range(range: Range<usize>) -> Msg {
 
 /// A feed message with one run in the given state.
 pub fn one_run_msg(run: Run) -> Msg {
-    Msg::Feed(FeedEvent::Runs(Flush { runs: vec![run], removed: vec![], complete: false }))
+    Msg::Feed(FeedEvent::Runs(Flush {
+        runs: vec![run],
+        removed: vec![],
+        complete: false,
+    }))
 }
 
 /// A key press.

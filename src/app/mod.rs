@@ -14,8 +14,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ratatui::style::Color;
 
+use crate::client::packets::Field;
 use crate::client::{BatchInfo, ExitReason};
-use crate::model::{Decoded, Run, Summary};
+use crate::model::{Decoded, Packet, Run, Summary};
 
 pub use msg::{Cmd, Msg};
 pub use update::update;
@@ -33,18 +34,66 @@ pub enum Focus {
 pub enum Connection {
     Connecting,
     Live,
-    Reconnecting { reason: String, attempt: u32, retry_in: Duration },
-    Failed { reason: String, detail: String },
+    Reconnecting {
+        reason: String,
+        attempt: u32,
+        retry_in: Duration,
+    },
+    Failed {
+        reason: String,
+        detail: String,
+    },
 }
 
-/// The selected run's packets, decoded once when the selection or the run changes (decoding on
-/// every frame would redo the work 4+ times a second).
+/// The selected run's packets, decoded and pretty-printed once when the selection or the run
+/// changes (doing it on every frame would redo the work 4+ times a second).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetailCache {
     pub run_id: String,
-    pub payload: Decoded,
-    pub output: Decoded,
-    pub metadata: Decoded,
+    pub payload: PacketView,
+    pub output: PacketView,
+    pub metadata: PacketView,
+}
+
+/// A packet ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PacketView {
+    /// No packet.
+    Absent,
+    /// JSON or superjson, pretty-printed, with warnings about annotations that did not apply.
+    Pretty { text: String, warnings: Vec<String> },
+    /// Plain text.
+    Text(String),
+    /// In object storage (`application/store`), fetched on demand.
+    Offloaded { path: String, fetch: FetchState },
+    /// Data that does not parse as its type claims: the reason, then the raw text.
+    Invalid { raw: String, reason: String },
+}
+
+/// Where the download of an offloaded packet stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchState {
+    Fetching,
+    Failed(String),
+    Done(Packet),
+}
+
+impl PacketView {
+    fn from_decoded(decoded: Decoded) -> Self {
+        match decoded {
+            Decoded::Absent => Self::Absent,
+            Decoded::Value { value, warnings } => Self::Pretty {
+                text: value.pretty(),
+                warnings,
+            },
+            Decoded::Text(text) => Self::Text(text),
+            Decoded::Offloaded { path } => Self::Offloaded {
+                path,
+                fetch: FetchState::Fetching,
+            },
+            Decoded::Invalid { raw, reason } => Self::Invalid { raw, reason },
+        }
+    }
 }
 
 /// The whole state of the dashboard.
@@ -67,6 +116,8 @@ pub struct App {
     /// Lines scrolled in the detail pane.
     pub detail_scroll: u16,
     pub detail: Option<DetailCache>,
+    /// The raw packets `detail` was built from.
+    detail_source: Option<(Option<Packet>, Option<Packet>, Option<Packet>)>,
     pub show_log: bool,
     /// The clock the view renders with; advanced by ticks so snapshots can freeze it.
     pub now: DateTime<Utc>,
@@ -79,6 +130,11 @@ pub struct App {
     pub should_quit: bool,
     /// Why the feed failed for good, for the exit code.
     pub failure: Option<ExitReason>,
+    /// Offloaded packets asked for, by run, field and storage path.
+    pub fetched: HashMap<(String, Field, String), FetchState>,
+    /// Effects `update` asked for besides its return value (packet fetches); the event loop
+    /// drains it after every update.
+    pub outbox: Vec<Cmd>,
 }
 
 impl App {
@@ -96,6 +152,7 @@ impl App {
             focus: Focus::Table,
             detail_scroll: 0,
             detail: None,
+            detail_source: None,
             show_log: false,
             now,
             size: (120, 40),
@@ -103,12 +160,16 @@ impl App {
             last_update: None,
             should_quit: false,
             failure: None,
+            fetched: HashMap::new(),
+            outbox: Vec::new(),
         }
     }
 
     /// Position of the selected run in [`App::runs`].
     pub fn selected_index(&self) -> Option<usize> {
-        self.selected.as_ref().and_then(|id| self.index.get(id).copied())
+        self.selected
+            .as_ref()
+            .and_then(|id| self.index.get(id).copied())
     }
 
     /// The selected run.
@@ -170,7 +231,11 @@ impl App {
 
     /// The batch is done: every run the batch record counts has been seen, and all are final.
     pub fn batch_done(&self) -> bool {
-        let expected = self.batch_info.as_ref().and_then(|b| b.run_count).unwrap_or(0) as usize;
+        let expected = self
+            .batch_info
+            .as_ref()
+            .and_then(|b| b.run_count)
+            .unwrap_or(0) as usize;
         self.summary.all_final() && self.summary.total() >= expected
     }
 }

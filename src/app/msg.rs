@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
 use crate::client::FeedEvent;
+use crate::client::packets::Field;
+use crate::model::Packet;
 
 /// One thing that happened: a fact from outside or a key from the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,10 +21,23 @@ pub enum Msg {
     Tick(DateTime<Utc>),
     /// Leave now (signals, closed channels).
     Quit,
+    /// An offloaded packet was downloaded (or could not be).
+    PacketFetched {
+        run_id: String,
+        field: Field,
+        path: String,
+        result: Result<Packet, String>,
+    },
 }
 
 /// An effect for the event loop to carry out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cmd {
     Quit,
+    /// Download an offloaded packet; the result comes back as [`Msg::PacketFetched`].
+    FetchPacket {
+        run_id: String,
+        field: Field,
+        path: String,
+    },
 }

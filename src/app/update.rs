@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use ratatui::layout::Rect;
 
 use super::keys::{self, Action};
-use super::{App, Cmd, Connection, DetailCache, Focus, Msg};
+use super::{App, Cmd, Connection, DetailCache, FetchState, Focus, Msg, PacketView};
 use crate::client::FeedEvent;
+use crate::client::packets::Field;
 use crate::model::{Decoded, Packet};
 use crate::ui::layout;
 
@@ -28,6 +29,20 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             app.should_quit = true;
             return Some(Cmd::Quit);
         }
+        Msg::PacketFetched {
+            run_id,
+            field,
+            path,
+            result,
+        } => {
+            let state = match result {
+                Ok(packet) => FetchState::Done(packet),
+                Err(e) => FetchState::Failed(e),
+            };
+            app.fetched.insert((run_id, field, path), state);
+            app.detail = None;
+            refresh_detail(app);
+        }
     }
     None
 }
@@ -36,10 +51,23 @@ fn on_feed(app: &mut App, event: FeedEvent) {
     match event {
         FeedEvent::Connecting => app.connection = Connection::Connecting,
         FeedEvent::Live => app.connection = Connection::Live,
-        FeedEvent::Reconnecting { reason, attempt, retry_in, .. } => {
-            app.connection = Connection::Reconnecting { reason, attempt, retry_in };
+        FeedEvent::Reconnecting {
+            reason,
+            attempt,
+            retry_in,
+            ..
+        } => {
+            app.connection = Connection::Reconnecting {
+                reason,
+                attempt,
+                retry_in,
+            };
         }
-        FeedEvent::Failed { reason, detail, code } => {
+        FeedEvent::Failed {
+            reason,
+            detail,
+            code,
+        } => {
             app.failure = Some(code);
             app.connection = Connection::Failed { reason, detail };
         }
@@ -48,8 +76,12 @@ fn on_feed(app: &mut App, event: FeedEvent) {
             if flush.complete {
                 // After a refetch the flush is the whole set: drop what is no longer there.
                 let keep: HashSet<&str> = flush.runs.iter().map(|r| r.id.as_str()).collect();
-                let gone: Vec<String> =
-                    app.runs.iter().filter(|r| !keep.contains(r.id.as_str())).map(|r| r.id.clone()).collect();
+                let gone: Vec<String> = app
+                    .runs
+                    .iter()
+                    .filter(|r| !keep.contains(r.id.as_str()))
+                    .map(|r| r.id.clone())
+                    .collect();
                 for id in gone {
                     app.remove(&id);
                 }
@@ -147,23 +179,69 @@ fn keep_selection_visible(app: &mut App) {
     app.table_offset = app.table_offset.min(max_offset);
 }
 
-/// Decodes the selected run's packets when the selection or its packets changed.
+/// Decodes the selected run's packets when the selection or its packets changed, and asks
+/// for offloaded ones to be fetched (once per run, field and path).
 fn refresh_detail(app: &mut App) {
     let Some(run) = app.selected_run() else {
         app.detail = None;
         return;
     };
-    let decode = |p: &Option<Packet>| p.as_ref().map_or(Decoded::Absent, Packet::decode);
-    let fresh = DetailCache {
-        run_id: run.id.clone(),
-        payload: decode(&run.payload),
-        output: decode(&run.output),
-        metadata: decode(&run.metadata),
-    };
-    // Cheap comparisons first: only rebuild when something differs.
-    if app.detail.as_ref() != Some(&fresh) {
-        app.detail = Some(fresh);
+    let unchanged = app.detail.as_ref().is_some_and(|d| d.run_id == run.id)
+        && app
+            .detail_source
+            .as_ref()
+            .is_some_and(|(p, o, m)| (p, o, m) == (&run.payload, &run.output, &run.metadata));
+    if unchanged {
+        return;
     }
+    let source = packets_of(run);
+    let run_id = run.id.clone();
+    let mut view = |packet: &Option<Packet>, field: Option<Field>| -> PacketView {
+        let decoded = packet.as_ref().map_or(Decoded::Absent, Packet::decode);
+        let (Decoded::Offloaded { path }, Some(field)) = (&decoded, field) else {
+            return PacketView::from_decoded(decoded);
+        };
+        let key = (run_id.clone(), field, path.clone());
+        match app.fetched.get(&key) {
+            Some(FetchState::Done(fetched)) => PacketView::from_decoded(fetched.decode()),
+            Some(state) => PacketView::Offloaded {
+                path: path.clone(),
+                fetch: state.clone(),
+            },
+            None => {
+                app.fetched.insert(key, FetchState::Fetching);
+                app.outbox.push(Cmd::FetchPacket {
+                    run_id: run_id.clone(),
+                    field,
+                    path: path.clone(),
+                });
+                PacketView::Offloaded {
+                    path: path.clone(),
+                    fetch: FetchState::Fetching,
+                }
+            }
+        }
+    };
+    let payload = view(&source.0, Some(Field::Payload));
+    let output = view(&source.1, Some(Field::Output));
+    // Metadata is never fetched from storage (the SDK does not either).
+    let metadata = view(&source.2, None);
+    app.detail = Some(DetailCache {
+        run_id,
+        payload,
+        output,
+        metadata,
+    });
+    app.detail_source = Some(source);
+}
+
+/// The raw packets a detail cache was built from, to tell when it is stale.
+fn packets_of(run: &crate::model::Run) -> (Option<Packet>, Option<Packet>, Option<Packet>) {
+    (
+        run.payload.clone(),
+        run.output.clone(),
+        run.metadata.clone(),
+    )
 }
 
 #[cfg(test)]
@@ -253,7 +331,10 @@ mod tests {
                 retry_in: std::time::Duration::from_millis(300),
             }),
         );
-        assert!(matches!(app.connection, Connection::Reconnecting { attempt: 2, .. }));
+        assert!(matches!(
+            app.connection,
+            Connection::Reconnecting { attempt: 2, .. }
+        ));
         assert_eq!(app.runs.len(), 2, "a reconnect loses no run");
         update(&mut app, fixtures::runs_msg(2));
         assert_eq!(app.connection, Connection::Live);

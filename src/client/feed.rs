@@ -33,7 +33,9 @@ pub enum FeedError {
          TRIGGER_ACCESS_TOKEN ({0})"
     )]
     Unauthorized(String),
-    #[error("403 Forbidden: the token lacks the read:batch:{batch} (or read:runs) scope ({detail})")]
+    #[error(
+        "403 Forbidden: the token lacks the read:batch:{batch} (or read:runs) scope ({detail})"
+    )]
     Forbidden { batch: String, detail: String },
     #[error("404 Not Found: no batch {batch} on this server or environment ({detail})")]
     NotFound { batch: String, detail: String },
@@ -59,14 +61,19 @@ impl FeedError {
     /// 429, 5xx, network errors and unreadable bodies are transient; other 4xx are final.
     /// Missing headers are retried a few times by the task, then final.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Server { .. } | Self::Network(_) | Self::BadBody(_))
+        matches!(
+            self,
+            Self::Server { .. } | Self::Network(_) | Self::BadBody(_)
+        )
     }
 
     /// A short label for the header line.
     pub fn short(&self) -> String {
         match self {
             Self::Unauthorized(_) => "401 unauthorized: bad key or token".into(),
-            Self::Forbidden { batch, .. } => format!("403 forbidden: token lacks read:batch:{batch}"),
+            Self::Forbidden { batch, .. } => {
+                format!("403 forbidden: token lacks read:batch:{batch}")
+            }
             Self::NotFound { batch, .. } => format!("404: batch {batch} not found"),
             Self::Rejected { status, .. } => format!("HTTP {status}"),
             Self::Server { status, .. } => format!("HTTP {status}"),
@@ -142,7 +149,9 @@ pub async fn round(
     timeout: Duration,
 ) -> Result<Outcome, FeedError> {
     let url = shape_url(config, shape);
-    let response = transport.get(&url, &request_headers(config), timeout).await?;
+    let response = transport
+        .get(&url, &request_headers(config), timeout)
+        .await?;
     match response.status {
         200 => read_ok(&response, shape.live),
         409 => {
@@ -154,7 +163,10 @@ pub async fn round(
 }
 
 fn header(response: &RawResponse, name: &str, legacy: &str) -> Option<String> {
-    response.header(name).or_else(|| response.header(legacy)).map(str::to_string)
+    response
+        .header(name)
+        .or_else(|| response.header(legacy))
+        .map(str::to_string)
 }
 
 fn read_ok(response: &RawResponse, live: bool) -> Result<Outcome, FeedError> {
@@ -190,7 +202,14 @@ fn read_ok(response: &RawResponse, live: bool) -> Result<Outcome, FeedError> {
     let messages = parse_body(body).map_err(|BodyError::NotJson(e)| {
         FeedError::BadBody(format!("{} ({} bytes)", clip_line(&e, 120), body.len()))
     })?;
-    Ok(Outcome::Data(Response { messages, offset, handle, cursor, schema, bytes: body.len() }))
+    Ok(Outcome::Data(Response {
+        messages,
+        offset,
+        handle,
+        cursor,
+        schema,
+        bytes: body.len(),
+    }))
 }
 
 /// Turns a non-200, non-409 answer into an error, with the server's own words clipped.
@@ -201,7 +220,10 @@ pub fn classify(status: u16, body: &[u8], batch: &str) -> FeedError {
         401 => FeedError::Unauthorized(detail),
         403 => FeedError::Forbidden { batch, detail },
         404 => FeedError::NotFound { batch, detail },
-        429 => FeedError::Server { status: 429, detail },
+        429 => FeedError::Server {
+            status: 429,
+            detail,
+        },
         s if s >= 500 => FeedError::Server { status: s, detail },
         s => FeedError::Rejected { status: s, detail },
     }
@@ -226,26 +248,29 @@ fn error_detail(body: &[u8]) -> String {
     clip_line(&text, 160)
 }
 
-/// A network error with its causes, e.g. "error sending request: connection refused".
+/// A network error in one line: what failed and its root cause, e.g. "could not connect:
+/// Connection refused (os error 111)" or "request timed out".
 pub fn describe(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "request timed out".to_string()
+    let what = if error.is_timeout() {
+        "request timed out"
     } else if error.is_connect() {
-        "could not connect".to_string()
+        "could not connect"
+    } else if error.is_body() || error.is_decode() {
+        "connection dropped while reading the response"
     } else {
-        "request failed".to_string()
+        "request failed"
     };
+    // The deepest cause says most (refused, reset, DNS, TLS); the layers above repeat it.
+    let mut root = None;
     let mut source = std::error::Error::source(error);
-    let mut last = String::new();
     while let Some(cause) = source {
-        let line = cause.to_string();
-        if line != last && !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-            last = line;
-        }
+        root = Some(cause.to_string());
         source = cause.source();
     }
+    let text = match root {
+        Some(root) if !error.is_timeout() => format!("{what}: {root}"),
+        _ => what.to_string(),
+    };
     clip_line(&text, 200)
 }
 
@@ -282,7 +307,9 @@ mod tests {
         let url = shape_url(&cfg, &shape);
         assert_eq!(
             url.query(),
-            Some("handle=h-1&cursor=c9&live=true&log=full&offset=100_0&skipColumns=payload%2Coutput")
+            Some(
+                "handle=h-1&cursor=c9&live=true&log=full&offset=100_0&skipColumns=payload%2Coutput"
+            )
         );
     }
 
@@ -290,16 +317,25 @@ mod tests {
     fn headers_match_the_official_client() {
         let h = request_headers(&config());
         let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
-        assert_eq!(get("x-trigger-electric-version").as_deref(), Some("1.0.0-beta.1"));
+        assert_eq!(
+            get("x-trigger-electric-version").as_deref(),
+            Some("1.0.0-beta.1")
+        );
         assert_eq!(get("x-trigger-api-version").as_deref(), Some("2025-07-16"));
-        assert_eq!(get("authorization").as_deref(), Some("Bearer tr_dev_secret"));
+        assert_eq!(
+            get("authorization").as_deref(),
+            Some("Bearer tr_dev_secret")
+        );
         assert!(get("trigger-version").is_some());
     }
 
     fn response(headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
         RawResponse {
             status: 200,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: body.to_vec(),
         }
     }
@@ -309,7 +345,11 @@ mod tests {
         let err = read_ok(&response(&[], b"[]"), false).unwrap_err();
         assert_eq!(
             err,
-            FeedError::MissingHeaders(vec!["electric-handle", "electric-offset", "electric-schema"])
+            FeedError::MissingHeaders(vec![
+                "electric-handle",
+                "electric-offset",
+                "electric-schema"
+            ])
         );
         assert!(err.to_string().contains("proxy"));
     }
@@ -317,10 +357,16 @@ mod tests {
     #[test]
     fn legacy_header_names_are_accepted() {
         let legacy = response(
-            &[("electric-chunk-last-offset", "5_0"), ("electric-shape-id", "h"), ("electric-schema", "{}")],
+            &[
+                ("electric-chunk-last-offset", "5_0"),
+                ("electric-shape-id", "h"),
+                ("electric-schema", "{}"),
+            ],
             b"[]",
         );
-        let Outcome::Data(r) = read_ok(&legacy, false).unwrap() else { panic!() };
+        let Outcome::Data(r) = read_ok(&legacy, false).unwrap() else {
+            panic!()
+        };
         assert_eq!((r.offset.as_str(), r.handle.as_str()), ("5_0", "h"));
     }
 

@@ -2,6 +2,7 @@
 //! that loops, retries and reports to the app (`task`).
 
 pub mod feed;
+pub mod packets;
 pub mod shape;
 pub mod task;
 pub mod transport;

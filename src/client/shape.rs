@@ -35,6 +35,10 @@ impl ColumnTable {
 struct Row {
     cells: Vec<Option<Option<String>>>,
     touched: bool,
+    /// The run id this row was last handed on as: a placeholder row (an update for a key never
+    /// inserted) is handed on by its internal id, and must give way when its friendly id
+    /// arrives, so the app never holds two runs for one key.
+    delivered_id: Option<String>,
 }
 
 impl Row {
@@ -106,6 +110,14 @@ impl Default for Shape {
 }
 
 impl Shape {
+    /// A shape that already knows its schema (tests, benches, decoding a stored body).
+    pub fn with_schema(schema: Schema) -> Self {
+        Self {
+            schema: Some(schema),
+            ..Self::default()
+        }
+    }
+
     /// Number of rows held.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -134,7 +146,11 @@ impl Shape {
         let mut flushes = Vec::new();
         for message in messages {
             match message {
-                Message::Change { key, operation, value } => self.change(key, operation, value),
+                Message::Change {
+                    key,
+                    operation,
+                    value,
+                } => self.change(key, operation, value),
                 Message::Control(Control::UpToDate) => {
                     self.live = true;
                     flushes.push(self.flush());
@@ -154,7 +170,12 @@ impl Shape {
     fn change(&mut self, key: String, operation: Operation, value: Vec<(String, Option<String>)>) {
         match operation {
             Operation::Insert => {
-                let mut row = Row::default();
+                // An insert replaces the row, but who it was handed on as still matters.
+                let delivered_id = self.rows.get(&key).and_then(|r| r.delivered_id.clone());
+                let mut row = Row {
+                    delivered_id,
+                    ..Row::default()
+                };
                 for (name, v) in value {
                     row.set(self.columns.slot(&name), v);
                 }
@@ -167,7 +188,9 @@ impl Shape {
                         // CASES.md C10: an update for a key never inserted is shown as a
                         // placeholder (what it carries), not fatal to the stream.
                         self.orphan_updates += 1;
-                        warn!(key = %key, "update for a run the feed never inserted; showing a placeholder");
+                        warn!(
+                            "update for a run the feed never inserted ({key}); showing a placeholder"
+                        );
                         Row::default()
                     }
                 };
@@ -178,12 +201,15 @@ impl Shape {
             }
             Operation::Delete => {
                 if let Some(row) = self.rows.remove(&key) {
-                    let run = self.build(&row);
-                    self.removed.push(run.id);
+                    let id = match row.delivered_id {
+                        Some(id) => id,
+                        None => self.build(&row).id,
+                    };
+                    self.removed.push(id);
                 }
             }
             Operation::Other(op) => {
-                warn!(operation = %op, "ignoring a change with an unknown operation");
+                warn!("ignoring a change with an unknown operation {op:?}");
             }
         }
     }
@@ -199,30 +225,42 @@ impl Shape {
     fn build(&self, row: &Row) -> Run {
         let empty = Schema::default();
         let schema = self.schema.as_ref().unwrap_or(&empty);
-        Run::from_row(&RowRef { table: &self.columns, row }, schema)
+        Run::from_row(
+            &RowRef {
+                table: &self.columns,
+                row,
+            },
+            schema,
+        )
     }
 
     fn flush(&mut self) -> Flush {
         let complete = std::mem::take(&mut self.refetching);
-        let keys = std::mem::take(&mut self.touched);
-        let runs = if complete {
-            for row in self.rows.values_mut() {
+        let mut keys = std::mem::take(&mut self.touched);
+        if complete {
+            keys = self.rows.keys().cloned().collect();
+        }
+        let mut runs = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(row) = self.rows.get(&key) else {
+                continue;
+            };
+            let run = self.build(row);
+            let previous = row.delivered_id.clone();
+            if let Some(row) = self.rows.get_mut(&key) {
                 row.touched = false;
+                row.delivered_id = Some(run.id.clone());
             }
-            self.rows.values().map(|row| self.build(row)).collect()
-        } else {
-            let mut runs = Vec::with_capacity(keys.len());
-            for key in keys {
-                if let Some(row) = self.rows.get_mut(&key) {
-                    row.touched = false;
-                }
-                if let Some(row) = self.rows.get(&key) {
-                    runs.push(self.build(row));
-                }
+            if let Some(old) = previous.filter(|old| *old != run.id) {
+                self.removed.push(old);
             }
-            runs
-        };
-        Flush { runs, removed: std::mem::take(&mut self.removed), complete }
+            runs.push(run);
+        }
+        Flush {
+            runs,
+            removed: std::mem::take(&mut self.removed),
+            complete,
+        }
     }
 }
 
@@ -236,9 +274,7 @@ mod tests {
     }
 
     fn shape() -> Shape {
-        let mut s = Shape::default();
-        s.schema = Some(schema());
-        s
+        Shape::with_schema(schema())
     }
 
     fn insert(id: &str, status: &str) -> String {
@@ -293,18 +329,38 @@ mod tests {
     #[test]
     fn update_for_unseen_key_is_a_placeholder() {
         let mut s = shape();
-        let flushes = s.apply(body(&[update("9", r#","status":"EXECUTING""#), UTD.to_string()]));
+        let flushes = s.apply(body(&[
+            update("9", r#","status":"EXECUTING""#),
+            UTD.to_string(),
+        ]));
         assert_eq!(flushes[0].runs[0].id, "9");
         assert_eq!(flushes[0].runs[0].task_identifier, None);
         assert_eq!(s.orphan_updates, 1);
     }
 
     #[test]
+    fn placeholder_gives_way_to_the_full_row() {
+        let mut s = shape();
+        s.apply(body(&[
+            update("9", r#","status":"EXECUTING""#),
+            UTD.to_string(),
+        ]));
+        let flushes = s.apply(body(&[insert("9", "EXECUTING"), UTD.to_string()]));
+        assert_eq!(flushes[0].runs[0].id, "run_9");
+        assert_eq!(flushes[0].removed, vec!["9"]);
+    }
+
+    #[test]
     fn delete_removes_and_reports() {
         let mut s = shape();
-        s.apply(body(&[insert("1", "PENDING"), insert("2", "PENDING"), UTD.to_string()]));
+        s.apply(body(&[
+            insert("1", "PENDING"),
+            insert("2", "PENDING"),
+            UTD.to_string(),
+        ]));
         let key = serde_json::to_string(&row_key("1")).unwrap();
-        let delete = format!(r#"{{"key":{key},"value":{{"id":"1"}},"headers":{{"operation":"delete"}}}}"#);
+        let delete =
+            format!(r#"{{"key":{key},"value":{{"id":"1"}},"headers":{{"operation":"delete"}}}}"#);
         let flushes = s.apply(body(&[delete, UTD.to_string()]));
         assert_eq!(flushes[0].removed, vec!["run_1"]);
         assert!(flushes[0].runs.is_empty());
@@ -314,19 +370,30 @@ mod tests {
     #[test]
     fn refetch_hands_on_the_complete_set() {
         let mut s = shape();
-        s.apply(body(&[insert("1", "PENDING"), insert("2", "PENDING"), UTD.to_string()]));
+        s.apply(body(&[
+            insert("1", "PENDING"),
+            insert("2", "PENDING"),
+            UTD.to_string(),
+        ]));
         s.refetch(Some("h-2".into()));
         assert_eq!(s.offset, "-1");
         assert_eq!(s.handle.as_deref(), Some("h-2"));
         assert!(s.is_empty());
         s.schema = Some(schema());
-        let flushes = s.apply(body(&[insert("1", "COMPLETED_SUCCESSFULLY"), insert("3", "PENDING"), UTD.to_string()]));
+        let flushes = s.apply(body(&[
+            insert("1", "COMPLETED_SUCCESSFULLY"),
+            insert("3", "PENDING"),
+            UTD.to_string(),
+        ]));
         assert!(flushes[0].complete);
         let mut ids: Vec<_> = flushes[0].runs.iter().map(|r| r.id.clone()).collect();
         ids.sort();
         assert_eq!(ids, vec!["run_1", "run_3"]);
         // The next flush is incremental again.
-        let flushes = s.apply(body(&[update("3", r#","status":"EXECUTING""#), UTD.to_string()]));
+        let flushes = s.apply(body(&[
+            update("3", r#","status":"EXECUTING""#),
+            UTD.to_string(),
+        ]));
         assert!(!flushes[0].complete);
         assert_eq!(flushes[0].runs.len(), 1);
     }

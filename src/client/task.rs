@@ -31,9 +31,18 @@ pub enum FeedEvent {
     /// Runs changed (at an `up-to-date`).
     Runs(Flush),
     /// A transient fault; the task retries after `retry_in`.
-    Reconnecting { reason: String, detail: String, attempt: u32, retry_in: Duration },
+    Reconnecting {
+        reason: String,
+        detail: String,
+        attempt: u32,
+        retry_in: Duration,
+    },
     /// The feed ended for good; the message says why and what to do.
-    Failed { reason: String, detail: String, code: ExitReason },
+    Failed {
+        reason: String,
+        detail: String,
+        code: ExitReason,
+    },
     /// The batch's own record (run count, status).
     BatchInfo(BatchInfo),
 }
@@ -69,6 +78,18 @@ pub fn spawn(
     tokio::spawn(run(config, transport, feed_tx))
 }
 
+/// Slower steps for a server that keeps answering 409 without data (CASES.md C08): a few
+/// requests a second at most, growing to half a minute.
+fn storm_backoff() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_factor(2.0)
+        .with_max_delay(Duration::from_secs(30))
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
 fn backoff() -> impl Iterator<Item = Duration> {
     // PROTOCOL.md §2: the official client starts at 100 ms, ×1.3, capped at 10 s, forever.
     ExponentialBuilder::default()
@@ -82,10 +103,15 @@ fn backoff() -> impl Iterator<Item = Duration> {
 
 /// Runs the feed until it fails for good or the receiver is dropped.
 pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender<FeedEvent>) {
-    tokio::spawn(batch_info(transport.clone(), config.clone(), feed_tx.clone()));
+    tokio::spawn(batch_info(
+        transport.clone(),
+        config.clone(),
+        feed_tx.clone(),
+    ));
 
     let mut shape = Shape::default();
     let mut delays = backoff();
+    let mut storm_delays = storm_backoff();
     let mut attempt = 0u32;
     let mut header_strikes = 0u32;
     let mut refetch_strikes = 0u32;
@@ -95,19 +121,24 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
     }
 
     loop {
-        let timeout = if shape.live { LIVE_TIMEOUT } else { CATCHUP_TIMEOUT };
+        let timeout = if shape.live {
+            LIVE_TIMEOUT
+        } else {
+            CATCHUP_TIMEOUT
+        };
+        // One line per request; fields go in the message so the log pane reads well.
         debug!(
-            batch_id = %config.batch_id,
-            offset = %shape.offset,
-            handle = shape.handle.as_deref().unwrap_or("-"),
-            live = shape.live,
-            "feed request"
+            "feed request {}: offset {} handle {} live {}",
+            config.batch_id,
+            shape.offset,
+            shape.handle.as_deref().unwrap_or("-"),
+            shape.live
         );
         let result = feed::round(&transport, &config, &shape, timeout).await;
         let (error, retry_in) = match result {
             Ok(Outcome::Data(response)) => {
                 if attempt > 0 {
-                    info!(attempt, "feed reconnected");
+                    info!("feed reconnected after {attempt} attempt(s)");
                 }
                 attempt = 0;
                 header_strikes = 0;
@@ -123,14 +154,17 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 let flushes = shape.apply(response.messages);
                 let caught_up = !flushes.is_empty();
                 for flush in flushes {
-                    refetch_strikes = 0;
+                    if refetch_strikes > 0 {
+                        refetch_strikes = 0;
+                        storm_delays = storm_backoff();
+                    }
                     if feed_tx.send(FeedEvent::Runs(flush)).await.is_err() {
                         return;
                     }
                 }
                 if caught_up && !reported_live {
                     reported_live = true;
-                    info!(runs = shape.len(), "feed live");
+                    info!("feed live: {} runs", shape.len());
                     if feed_tx.send(FeedEvent::Live).await.is_err() {
                         return;
                     }
@@ -142,8 +176,8 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 let old = shape.handle.clone();
                 let handle = handle.or_else(|| old.as_ref().map(|h| format!("{h}-next")));
                 info!(
-                    new_handle = handle.as_deref().unwrap_or("-"),
-                    "must-refetch: restarting the shape from offset -1"
+                    "must-refetch: restarting the shape from offset -1 with handle {}",
+                    handle.as_deref().unwrap_or("-")
                 );
                 shape.refetch(handle);
                 if refetch_strikes < REFETCH_STORM {
@@ -153,8 +187,14 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                     "the server answered 409 must-refetch {refetch_strikes} times in a row without \
                      data; slowing down"
                 );
-                let error = FeedError::Server { status: 409, detail };
-                (error, delays.next().unwrap_or(Duration::from_secs(10)))
+                let error = FeedError::Server {
+                    status: 409,
+                    detail,
+                };
+                (
+                    error,
+                    storm_delays.next().unwrap_or(Duration::from_secs(30)),
+                )
             }
             Err(FeedError::MissingHeaders(names)) if header_strikes + 1 < MISSING_HEADER_TRIES => {
                 header_strikes += 1;
@@ -177,10 +217,14 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 if error == FeedError::ReplayEnded {
                     info!("end of the recorded session");
                 } else {
-                    error!(error = %error, "feed failed");
+                    error!("feed failed: {error}");
                 }
                 let _ = feed_tx
-                    .send(FeedEvent::Failed { reason: error.short(), detail: error.to_string(), code })
+                    .send(FeedEvent::Failed {
+                        reason: error.short(),
+                        detail: error.to_string(),
+                        code,
+                    })
                     .await;
                 return;
             }
@@ -193,9 +237,16 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
         } else {
             error.short()
         };
-        warn!(attempt, delay_ms = retry_in.as_millis() as u64, error = %error, "feed retrying");
-        let event =
-            FeedEvent::Reconnecting { reason, detail: error.to_string(), attempt, retry_in };
+        warn!(
+            "feed retry {attempt} in {} ms: {error}",
+            retry_in.as_millis()
+        );
+        let event = FeedEvent::Reconnecting {
+            reason,
+            detail: error.to_string(),
+            attempt,
+            retry_in,
+        };
         if feed_tx.send(event).await.is_err() {
             return;
         }
@@ -218,17 +269,17 @@ async fn batch_info(transport: Transport, config: FeedConfig, feed_tx: mpsc::Sen
                     Ok(info) => {
                         let _ = feed_tx.send(FeedEvent::BatchInfo(info)).await;
                     }
-                    Err(e) => warn!(error = %e, "batch info is not the expected JSON"),
+                    Err(e) => warn!("batch info is not the expected JSON: {e}"),
                 }
                 return;
             }
             Ok(response) if (400..500).contains(&response.status) => {
-                debug!(status = response.status, "batch info not available");
+                debug!("batch info not available: HTTP {}", response.status);
                 return;
             }
             Err(FeedError::ReplayEnded) => return,
-            Ok(response) => debug!(status = response.status, "batch info: retrying"),
-            Err(e) => debug!(error = %e, "batch info: retrying"),
+            Ok(response) => debug!("batch info: HTTP {}, retrying", response.status),
+            Err(e) => debug!("batch info: {e}, retrying"),
         }
         tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(10))).await;
     }

@@ -28,7 +28,10 @@ pub struct RawResponse {
 impl RawResponse {
     /// The first value of a header (names are matched case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -80,7 +83,10 @@ pub struct Transport {
 #[derive(Clone)]
 enum Inner {
     Http(reqwest::Client),
-    Record { http: reqwest::Client, recorder: Arc<Mutex<Recorder>> },
+    Record {
+        http: reqwest::Client,
+        recorder: Arc<Mutex<Recorder>>,
+    },
     Replay(Arc<Mutex<Replay>>),
 }
 
@@ -105,15 +111,26 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 impl Transport {
     /// Plain HTTP.
     pub fn http() -> Result<Self, reqwest::Error> {
-        Ok(Self { inner: Inner::Http(http_client()?) })
+        Ok(Self {
+            inner: Inner::Http(http_client()?),
+        })
     }
 
     /// HTTP, writing every exchange to `path` (created or truncated).
     pub fn record(path: &Path) -> std::io::Result<Self> {
         let file = std::fs::File::create(path)?;
         let http = http_client().map_err(std::io::Error::other)?;
-        let recorder = Recorder { out: Box::new(file), seq: 0, started: Instant::now() };
-        Ok(Self { inner: Inner::Record { http, recorder: Arc::new(Mutex::new(recorder)) } })
+        let recorder = Recorder {
+            out: Box::new(file),
+            seq: 0,
+            started: Instant::now(),
+        };
+        Ok(Self {
+            inner: Inner::Record {
+                http,
+                recorder: Arc::new(Mutex::new(recorder)),
+            },
+        })
     }
 
     /// Plays back a recorded session from `path`.
@@ -131,17 +148,27 @@ impl Transport {
                     format!("{}:{}: not a recorded exchange: {e}", path.display(), i + 1),
                 )
             })?;
-            replay.queues.entry(path_of(&record.request.url)).or_default().push_back(record);
+            replay
+                .queues
+                .entry(path_of(&record.request.url))
+                .or_default()
+                .push_back(record);
         }
-        Ok(Self { inner: Inner::Replay(Arc::new(Mutex::new(replay))) })
+        Ok(Self {
+            inner: Inner::Replay(Arc::new(Mutex::new(replay))),
+        })
     }
 
     /// The batch a replayed session watched, read from its recorded feed URLs.
     pub fn recorded_batch_id(&self) -> Option<String> {
-        let Inner::Replay(replay) = &self.inner else { return None };
+        let Inner::Replay(replay) = &self.inner else {
+            return None;
+        };
         let replay = replay.lock().unwrap_or_else(|e| e.into_inner());
         replay.queues.keys().find_map(|path| {
-            path.split("/realtime/v1/batches/").nth(1).map(|id| id.trim_matches('/').to_string())
+            path.split("/realtime/v1/batches/")
+                .nth(1)
+                .map(|id| id.trim_matches('/').to_string())
         })
     }
 
@@ -162,7 +189,10 @@ impl Transport {
             }
             Inner::Replay(replay) => {
                 let mut replay = replay.lock().unwrap_or_else(|e| e.into_inner());
-                let record = replay.queues.get_mut(&path_of(url.as_str())).and_then(VecDeque::pop_front);
+                let record = replay
+                    .queues
+                    .get_mut(&path_of(url.as_str()))
+                    .and_then(VecDeque::pop_front);
                 let Some(record) = record else {
                     return Err(FeedError::ReplayEnded);
                 };
@@ -173,7 +203,9 @@ impl Transport {
                         body: r.body.into_bytes(),
                     }),
                     (None, Some(error)) => Err(FeedError::Network(error)),
-                    (None, None) => Err(FeedError::Network("recorded exchange without answer".into())),
+                    (None, None) => Err(FeedError::Network(
+                        "recorded exchange without answer".into(),
+                    )),
                 }
             }
         }
@@ -182,7 +214,9 @@ impl Transport {
 
 /// The URL's path: what replay matches requests on (queries differ run to run).
 fn path_of(url: &str) -> String {
-    reqwest::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_else(|_| url.to_string())
+    reqwest::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| url.to_string())
 }
 
 async fn send(
@@ -195,24 +229,47 @@ async fn send(
     for (name, value) in headers {
         request = request.header(*name, value);
     }
-    let response = request.send().await.map_err(|e| FeedError::Network(describe(&e)))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| FeedError::Network(describe(&e)))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
         .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
         .collect();
-    let body = response.bytes().await.map_err(|e| FeedError::Network(describe(&e)))?;
-    Ok(RawResponse { status, headers, body: body.to_vec() })
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| FeedError::Network(describe(&e)))?;
+    Ok(RawResponse {
+        status,
+        headers,
+        body: body.to_vec(),
+    })
 }
 
 impl Recorder {
-    fn write(&mut self, url: &reqwest::Url, headers: &[(&str, String)], result: &Result<RawResponse, FeedError>) {
+    fn write(
+        &mut self,
+        url: &reqwest::Url,
+        headers: &[(&str, String)],
+        result: &Result<RawResponse, FeedError>,
+    ) {
         self.seq += 1;
         let request = RecordedRequest {
             method: "GET".into(),
             url: redact_url(url),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), redact_header(k, v))).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), redact_header(k, v)))
+                .collect(),
         };
         let (response, error) = match result {
             Ok(r) => (
@@ -272,13 +329,20 @@ mod tests {
 
     #[test]
     fn authorization_is_redacted() {
-        assert_eq!(redact_header("Authorization", "Bearer tr_dev_secret"), "Bearer <redacted>");
-        assert_eq!(redact_header("x-trigger-api-version", "2025-07-16"), "2025-07-16");
+        assert_eq!(
+            redact_header("Authorization", "Bearer tr_dev_secret"),
+            "Bearer <redacted>"
+        );
+        assert_eq!(
+            redact_header("x-trigger-api-version", "2025-07-16"),
+            "2025-07-16"
+        );
     }
 
     #[test]
     fn presigned_queries_are_redacted_but_feed_queries_kept() {
-        let presigned = reqwest::Url::parse("https://s3.example/p/x.json?X-Amz-Signature=abc").unwrap();
+        let presigned =
+            reqwest::Url::parse("https://s3.example/p/x.json?X-Amz-Signature=abc").unwrap();
         assert!(!redact_url(&presigned).contains("abc"));
         let feed = reqwest::Url::parse("http://h/realtime/v1/batches/b?offset=-1").unwrap();
         assert_eq!(redact_url(&feed), feed.to_string());

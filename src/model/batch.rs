@@ -33,7 +33,9 @@ impl Summary {
             }
         }
         self.total = self.total.saturating_sub(1);
-        self.finals = self.finals.saturating_sub(usize::from(run.status.is_final()));
+        self.finals = self
+            .finals
+            .saturating_sub(usize::from(run.status.is_final()));
         self.cost_cents -= run.total_cost_cents().unwrap_or(0.0);
         if self.total == 0 {
             self.cost_cents = 0.0;

@@ -8,10 +8,23 @@ use serde_json::{Value as Json, json};
 /// A run's error as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunError {
-    BuiltIn { name: String, message: String, stack_trace: String, causes: Option<Json> },
-    Custom { raw: String },
-    String { raw: String },
-    Internal { code: String, message: Option<String>, stack_trace: Option<String> },
+    BuiltIn {
+        name: String,
+        message: String,
+        stack_trace: String,
+        causes: Option<Json>,
+    },
+    Custom {
+        raw: String,
+    },
+    String {
+        raw: String,
+    },
+    Internal {
+        code: String,
+        message: Option<String>,
+        stack_trace: Option<String>,
+    },
     /// A value of an unknown type, or not an object: shown raw.
     Unknown(Json),
 }
@@ -30,8 +43,12 @@ impl RunError {
                     .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
                     .cloned(),
             },
-            Some("CUSTOM_ERROR") => Self::Custom { raw: text("raw").unwrap_or_default() },
-            Some("STRING_ERROR") => Self::String { raw: text("raw").unwrap_or_default() },
+            Some("CUSTOM_ERROR") => Self::Custom {
+                raw: text("raw").unwrap_or_default(),
+            },
+            Some("STRING_ERROR") => Self::String {
+                raw: text("raw").unwrap_or_default(),
+            },
             Some("INTERNAL_ERROR") => Self::Internal {
                 code: text("code").unwrap_or_default(),
                 message: text("message"),
@@ -47,8 +64,14 @@ impl RunError {
     // mirrored yet.
     pub fn to_sdk_json(&self) -> Json {
         match self {
-            Self::BuiltIn { name, message, stack_trace, causes } => {
-                let mut out = json!({ "name": name, "message": message, "stackTrace": stack_trace });
+            Self::BuiltIn {
+                name,
+                message,
+                stack_trace,
+                causes,
+            } => {
+                let mut out =
+                    json!({ "name": name, "message": message, "stackTrace": stack_trace });
                 if let (Some(causes), Some(map)) = (causes, out.as_object_mut()) {
                     map.insert("causes".into(), causes.clone());
                 }
@@ -68,7 +91,11 @@ impl RunError {
             Self::BuiltIn { name, message, .. } if name.is_empty() => message.clone(),
             Self::BuiltIn { name, message, .. } => format!("{name}: {message}"),
             Self::Custom { raw } | Self::String { raw } => raw.clone(),
-            Self::Internal { code, message: Some(m), .. } => format!("{code}: {m}"),
+            Self::Internal {
+                code,
+                message: Some(m),
+                ..
+            } => format!("{code}: {m}"),
             Self::Internal { code, .. } => code.clone(),
             Self::Unknown(value) => value.to_string(),
         }
@@ -106,8 +133,9 @@ mod tests {
         let string = RunError::from_json(&json!({"type":"STRING_ERROR","raw":"Run cancelled"}));
         assert_eq!(string.to_sdk_json(), json!({"message":"Run cancelled"}));
 
-        let internal =
-            RunError::from_json(&json!({"type":"INTERNAL_ERROR","code":"SOME_CODE_ADDED_NEXT_YEAR"}));
+        let internal = RunError::from_json(
+            &json!({"type":"INTERNAL_ERROR","code":"SOME_CODE_ADDED_NEXT_YEAR"}),
+        );
         assert_eq!(
             internal.to_sdk_json(),
             json!({"message":"trigger.dev internal error (SOME_CODE_ADDED_NEXT_YEAR)"})
@@ -122,7 +150,10 @@ mod tests {
         let unknown = RunError::from_json(&json!({"type":"NEW_KIND","detail":1}));
         assert!(matches!(unknown, RunError::Unknown(_)));
         assert_eq!(unknown.kind(), "unknown error type");
-        assert!(matches!(RunError::from_json(&json!("just a string")), RunError::Unknown(_)));
+        assert!(matches!(
+            RunError::from_json(&json!("just a string")),
+            RunError::Unknown(_)
+        ));
     }
 
     #[test]

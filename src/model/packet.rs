@@ -34,13 +34,19 @@ pub enum SjValue {
     Date(Option<chrono::DateTime<chrono::Utc>>),
     RegExp(String),
     Url(String),
-    Error { name: String, message: String },
+    Error {
+        name: String,
+        message: String,
+    },
     Set(Vec<SjValue>),
     Map(Vec<(SjValue, SjValue)>),
     Array(Vec<SjValue>),
     Object(Vec<(String, SjValue)>),
     /// A custom or class annotation: the JSON value as sent plus its annotation.
-    Custom { annotation: String, value: Box<SjValue> },
+    Custom {
+        annotation: String,
+        value: Box<SjValue>,
+    },
 }
 
 /// A decoded packet.
@@ -49,7 +55,10 @@ pub enum Decoded {
     /// No packet (no type, or empty data): the SDK leaves the field out.
     Absent,
     /// JSON or superjson, with any warnings about annotations that could not be applied.
-    Value { value: SjValue, warnings: Vec<String> },
+    Value {
+        value: SjValue,
+        warnings: Vec<String>,
+    },
     /// `text/plain`, or a type the SDK passes through as text.
     Text(String),
     /// `application/store`: the data is a storage path to fetch.
@@ -64,7 +73,10 @@ impl Packet {
     pub fn from_columns(data: Option<&str>, data_type: Option<&str>) -> Option<Self> {
         let data_type = data_type.filter(|t| !t.is_empty())?;
         let data = data.filter(|d| !d.is_empty())?;
-        Some(Self { data: data.to_string(), data_type: data_type.to_string() })
+        Some(Self {
+            data: data.to_string(),
+            data_type: data_type.to_string(),
+        })
     }
 
     /// Decodes the packet by its type.
@@ -77,14 +89,25 @@ impl Packet {
 pub fn decode(data: &str, data_type: &str) -> Decoded {
     match data_type {
         "application/json" => match serde_json::from_str::<Json>(data) {
-            Ok(json) => Decoded::Value { value: from_json(json), warnings: Vec::new() },
-            Err(e) => Decoded::Invalid { raw: data.to_string(), reason: format!("invalid JSON: {e}") },
+            Ok(json) => Decoded::Value {
+                value: from_json(json),
+                warnings: Vec::new(),
+            },
+            Err(e) => Decoded::Invalid {
+                raw: data.to_string(),
+                reason: format!("invalid JSON: {e}"),
+            },
         },
         "application/super+json" => match superjson(data) {
             Ok((value, warnings)) => Decoded::Value { value, warnings },
-            Err(reason) => Decoded::Invalid { raw: data.to_string(), reason },
+            Err(reason) => Decoded::Invalid {
+                raw: data.to_string(),
+                reason,
+            },
         },
-        "application/store" => Decoded::Offloaded { path: data.to_string() },
+        "application/store" => Decoded::Offloaded {
+            path: data.to_string(),
+        },
         _ => Decoded::Text(data.to_string()),
     }
 }
@@ -96,7 +119,9 @@ fn from_json(json: Json) -> SjValue {
         Json::Number(n) => SjValue::Number(n),
         Json::String(s) => SjValue::String(s),
         Json::Array(items) => SjValue::Array(items.into_iter().map(from_json).collect()),
-        Json::Object(map) => SjValue::Object(map.into_iter().map(|(k, v)| (k, from_json(v))).collect()),
+        Json::Object(map) => {
+            SjValue::Object(map.into_iter().map(|(k, v)| (k, from_json(v))).collect())
+        }
     }
 }
 
@@ -118,7 +143,12 @@ pub fn superjson(text: &str) -> Result<(SjValue, Vec<String>), String> {
 
 /// Walks superjson's annotation tree: either `[annotation, {children}]` or `{path: subtree}`.
 /// Children are applied before their parent, as superjson does.
-fn apply_tree(root: &mut SjValue, tree: &Json, origin: &mut Vec<String>, warnings: &mut Vec<String>) {
+fn apply_tree(
+    root: &mut SjValue,
+    tree: &Json,
+    origin: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
     match tree {
         Json::Array(node) => {
             if let Some(Json::Object(children)) = node.get(1) {
@@ -130,7 +160,10 @@ fn apply_tree(root: &mut SjValue, tree: &Json, origin: &mut Vec<String>, warning
             }
         }
         Json::Object(children) => apply_children(root, children, origin, warnings),
-        other => warnings.push(format!("unexpected annotation {other} at {}", origin.join("."))),
+        other => warnings.push(format!(
+            "unexpected annotation {other} at {}",
+            origin.join(".")
+        )),
     }
 }
 
@@ -172,7 +205,9 @@ fn get_mut<'a>(mut node: &'a mut SjValue, path: &[String]) -> Option<&'a mut SjV
     while i < path.len() {
         let key = &path[i];
         node = match node {
-            SjValue::Array(items) | SjValue::Set(items) => items.get_mut(key.parse::<usize>().ok()?)?,
+            SjValue::Array(items) | SjValue::Set(items) => {
+                items.get_mut(key.parse::<usize>().ok()?)?
+            }
             SjValue::Object(fields) => &mut fields.iter_mut().find(|(k, _)| k == key)?.1,
             SjValue::Map(pairs) => {
                 let row = pairs.get_mut(key.parse::<usize>().ok()?)?;
@@ -191,9 +226,15 @@ fn get_mut<'a>(mut node: &'a mut SjValue, path: &[String]) -> Option<&'a mut SjV
 }
 
 fn apply_at(root: &mut SjValue, path: &[String], annotation: &Json, warnings: &mut Vec<String>) {
-    let where_ = if path.is_empty() { "(root)".to_string() } else { path.join(".") };
+    let where_ = if path.is_empty() {
+        "(root)".to_string()
+    } else {
+        path.join(".")
+    };
     let Some(node) = get_mut(root, path) else {
-        warnings.push(format!("annotation {annotation} points at {where_}, which does not exist"));
+        warnings.push(format!(
+            "annotation {annotation} points at {where_}, which does not exist"
+        ));
         return;
     };
     let current = std::mem::replace(node, SjValue::Null);
@@ -225,28 +266,46 @@ fn revive(value: SjValue, annotation: &Json) -> Result<SjValue, (SjValue, String
             }
             ("Error", SjValue::Object(fields)) => {
                 let get = |k: &str| {
-                    fields.iter().find(|(f, _)| f == k).map(|(_, v)| plain_string(v)).unwrap_or_default()
+                    fields
+                        .iter()
+                        .find(|(f, _)| f == k)
+                        .map(|(_, v)| plain_string(v))
+                        .unwrap_or_default()
                 };
-                Ok(SjValue::Error { name: get("name"), message: get("message") })
+                Ok(SjValue::Error {
+                    name: get("name"),
+                    message: get("message"),
+                })
             }
             (tag, value) => fail(value, format!("cannot apply annotation {tag:?} here")),
         },
         Json::Array(parts) => {
             let kind = parts.first().and_then(Json::as_str).unwrap_or("?");
-            let name = parts.get(1).map(|n| n.as_str().map_or(n.to_string(), str::to_string));
+            let name = parts
+                .get(1)
+                .map(|n| n.as_str().map_or(n.to_string(), str::to_string));
             let annotation = match name {
                 Some(name) => format!("{kind}:{name}"),
                 None => kind.to_string(),
             };
-            Ok(SjValue::Custom { annotation, value: Box::new(value) })
+            Ok(SjValue::Custom {
+                annotation,
+                value: Box::new(value),
+            })
         }
         other => fail(value, format!("unknown annotation {other}")),
     }
 }
 
 fn to_map(items: Vec<SjValue>) -> Result<SjValue, (SjValue, String)> {
-    if !items.iter().all(|i| matches!(i, SjValue::Array(pair) if pair.len() == 2)) {
-        return Err((SjValue::Array(items), "a map must be an array of [key, value] pairs".into()));
+    if !items
+        .iter()
+        .all(|i| matches!(i, SjValue::Array(pair) if pair.len() == 2))
+    {
+        return Err((
+            SjValue::Array(items),
+            "a map must be an array of [key, value] pairs".into(),
+        ));
     }
     let pairs = items
         .into_iter()
@@ -279,7 +338,10 @@ fn normalize_url(s: &str) -> String {
 fn plain_string(v: &SjValue) -> String {
     match v {
         SjValue::String(s) => s.clone(),
-        other => other.to_canonical().map(|j| j.to_string()).unwrap_or_default(),
+        other => other
+            .to_canonical()
+            .map(|j| j.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -303,9 +365,12 @@ impl SjValue {
             SjValue::Error { name, message } => {
                 serde_json::json!({ "message": message, "name": name })
             }
-            SjValue::Set(items) | SjValue::Array(items) => {
-                Json::Array(items.iter().map(|i| i.to_canonical().unwrap_or(Json::Null)).collect())
-            }
+            SjValue::Set(items) | SjValue::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|i| i.to_canonical().unwrap_or(Json::Null))
+                    .collect(),
+            ),
             SjValue::Map(pairs) => Json::Array(
                 pairs
                     .iter()
@@ -462,17 +527,28 @@ mod tests {
 
     #[test]
     fn json_scalars_and_text_dispatch_by_type_only() {
-        assert_eq!(canonical("\"hello world\"", "application/json"), json!("hello world"));
+        assert_eq!(
+            canonical("\"hello world\"", "application/json"),
+            json!("hello world")
+        );
         assert_eq!(canonical("0", "application/json"), json!(0));
         assert_eq!(canonical("null", "application/json"), Json::Null);
-        assert_eq!(canonical("plain text, not JSON {", "text/plain"), json!("plain text, not JSON {"));
+        assert_eq!(
+            canonical("plain text, not JSON {", "text/plain"),
+            json!("plain text, not JSON {")
+        );
         assert_eq!(canonical("{\"a\":1}", "text/plain"), json!("{\"a\":1}"));
         assert_eq!(canonical("raw", "application/x-unknown"), json!("raw"));
         assert_eq!(
             decode("run_0004/output.json", "application/store"),
-            Decoded::Offloaded { path: "run_0004/output.json".into() }
+            Decoded::Offloaded {
+                path: "run_0004/output.json".into()
+            }
         );
-        assert!(matches!(decode("{bad", "application/json"), Decoded::Invalid { .. }));
+        assert!(matches!(
+            decode("{bad", "application/json"),
+            Decoded::Invalid { .. }
+        ));
     }
 
     #[test]
@@ -486,7 +562,9 @@ mod tests {
             "re":["regexp"],"site":["URL"],"err":["Error"],"neg":["number"]}}}"#;
         let (value, warnings) = superjson(text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let SjValue::Object(fields) = &value else { panic!() };
+        let SjValue::Object(fields) = &value else {
+            panic!()
+        };
         let get = |k: &str| fields.iter().find(|(f, _)| f == k).unwrap().1.clone();
         assert_eq!(get("orderId"), SjValue::BigInt("9007199254740993".into()));
         assert!(matches!(get("placedAt"), SjValue::Date(Some(_))));
@@ -507,18 +585,27 @@ mod tests {
         );
 
         let pretty = value.pretty();
-        assert!(pretty.contains("\"orderId\": 9007199254740993n"), "{pretty}");
+        assert!(
+            pretty.contains("\"orderId\": 9007199254740993n"),
+            "{pretty}"
+        );
         assert!(pretty.contains("\"note\": undefined"), "{pretty}");
         assert!(pretty.contains("Set ["), "{pretty}");
         assert!(pretty.contains("\"eu\" => 3"), "{pretty}");
-        assert!(pretty.contains("Date(2020-02-29T23:59:59.999Z)"), "{pretty}");
+        assert!(
+            pretty.contains("Date(2020-02-29T23:59:59.999Z)"),
+            "{pretty}"
+        );
     }
 
     #[test]
     fn superjson_bigint_keeps_every_digit() {
         let text = r#"{"json":{"total":"123456789012345678901234567890"},"meta":{"values":{"total":["bigint"]},"referentialEqualities":{}}}"#;
         let (value, _) = superjson(text).unwrap();
-        assert_eq!(value.to_canonical().unwrap(), json!({"total":"123456789012345678901234567890"}));
+        assert_eq!(
+            value.to_canonical().unwrap(),
+            json!({"total":"123456789012345678901234567890"})
+        );
         assert!(value.pretty().contains("123456789012345678901234567890n"));
     }
 
@@ -529,15 +616,23 @@ mod tests {
             "meta":{"values":{"m":["map",{"0.1":["Date"]}],"a\\.b":["Date"]}}}"#;
         let (value, warnings) = superjson(text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let SjValue::Object(fields) = &value else { panic!() };
-        let SjValue::Map(pairs) = &fields.iter().find(|(k, _)| k == "m").unwrap().1 else { panic!() };
+        let SjValue::Object(fields) = &value else {
+            panic!()
+        };
+        let SjValue::Map(pairs) = &fields.iter().find(|(k, _)| k == "m").unwrap().1 else {
+            panic!()
+        };
         assert!(matches!(pairs[0].1, SjValue::Date(Some(_))));
-        assert!(matches!(fields.iter().find(|(k, _)| k == "a.b").unwrap().1, SjValue::Date(Some(_))));
+        assert!(matches!(
+            fields.iter().find(|(k, _)| k == "a.b").unwrap().1,
+            SjValue::Date(Some(_))
+        ));
     }
 
     #[test]
     fn superjson_root_annotation_and_null() {
-        let (value, _) = superjson(r#"{"json":"2026-12-03T10:00:00.000Z","meta":{"values":["Date"]}}"#).unwrap();
+        let (value, _) =
+            superjson(r#"{"json":"2026-12-03T10:00:00.000Z","meta":{"values":["Date"]}}"#).unwrap();
         assert!(matches!(value, SjValue::Date(Some(_))));
         let (value, _) = superjson(r#"{"json":null}"#).unwrap();
         assert_eq!(value, SjValue::Null);
@@ -547,22 +642,34 @@ mod tests {
 
     #[test]
     fn unknown_annotation_keeps_the_raw_value_and_names_it() {
-        let (value, warnings) =
-            superjson(r#"{"json":{"amount":"1.10"},"meta":{"values":{"amount":[["custom","decimal.js"]]}}}"#)
-                .unwrap();
+        let (value, warnings) = superjson(
+            r#"{"json":{"amount":"1.10"},"meta":{"values":{"amount":[["custom","decimal.js"]]}}}"#,
+        )
+        .unwrap();
         assert!(warnings.is_empty());
         assert_eq!(value.to_canonical().unwrap(), json!({"amount":"1.10"}));
-        assert!(value.pretty().contains("<custom:decimal.js> \"1.10\""), "{}", value.pretty());
+        assert!(
+            value.pretty().contains("<custom:decimal.js> \"1.10\""),
+            "{}",
+            value.pretty()
+        );
     }
 
     #[test]
     fn bad_superjson_warns_and_keeps_the_value() {
         let (value, warnings) =
-            superjson(r#"{"json":{"a":1},"meta":{"values":{"nope.deeper":["Date"],"a":["set"]}}}"#).unwrap();
+            superjson(r#"{"json":{"a":1},"meta":{"values":{"nope.deeper":["Date"],"a":["set"]}}}"#)
+                .unwrap();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert_eq!(value.to_canonical().unwrap(), json!({"a":1}));
-        assert!(matches!(decode("[1,2]", "application/super+json"), Decoded::Invalid { .. }));
-        assert!(matches!(decode("{", "application/super+json"), Decoded::Invalid { .. }));
+        assert!(matches!(
+            decode("[1,2]", "application/super+json"),
+            Decoded::Invalid { .. }
+        ));
+        assert!(matches!(
+            decode("{", "application/super+json"),
+            Decoded::Invalid { .. }
+        ));
     }
 
     #[test]
@@ -575,8 +682,14 @@ mod tests {
     #[test]
     fn deeply_nested_json_is_an_error_not_a_crash() {
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-        assert!(matches!(decode(&deep, "application/json"), Decoded::Invalid { .. }));
+        assert!(matches!(
+            decode(&deep, "application/json"),
+            Decoded::Invalid { .. }
+        ));
         let sj = format!("{{\"json\":{deep}}}");
-        assert!(matches!(decode(&sj, "application/super+json"), Decoded::Invalid { .. }));
+        assert!(matches!(
+            decode(&sj, "application/super+json"),
+            Decoded::Invalid { .. }
+        ));
     }
 }

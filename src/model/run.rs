@@ -19,7 +19,10 @@ pub trait Columns {
 
 impl Columns for [(String, Option<String>)] {
     fn column(&self, name: &str) -> Option<Option<&str>> {
-        self.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_deref())
+        self.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_deref())
     }
 }
 
@@ -183,7 +186,10 @@ impl Run {
         }
         put("durationMs", Json::from(self.duration_ms.unwrap_or(0)));
         put("costInCents", Json::from(self.cost_in_cents.unwrap_or(0.0)));
-        put("baseCostInCents", Json::from(self.base_cost_in_cents.unwrap_or(0.0)));
+        put(
+            "baseCostInCents",
+            Json::from(self.base_cost_in_cents.unwrap_or(0.0)),
+        );
         put("tags", Json::from(self.tags.clone()));
         if let Some(key) = &self.idempotency_key {
             put("idempotencyKey", Json::String(key.clone()));
@@ -203,7 +209,11 @@ impl Run {
             put("error", error.to_sdk_json());
         }
         put("isTest", Json::Bool(self.is_test.unwrap_or(false)));
-        if let Some(v) = self.metadata.as_ref().and_then(|p| p.decode().to_canonical()) {
+        if let Some(v) = self
+            .metadata
+            .as_ref()
+            .and_then(|p| p.decode().to_canonical())
+        {
             put("metadata", v);
         }
         put("realtimeStreams", Json::from(self.realtime_streams.clone()));
@@ -247,7 +257,10 @@ mod tests {
     }
 
     fn row(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect()
     }
 
     /// R1 from CASES.md.

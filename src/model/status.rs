@@ -106,7 +106,10 @@ impl RunStatus {
     }
 
     pub fn is_queued(&self) -> bool {
-        matches!(self, Self::PendingVersion | Self::Queued | Self::Delayed | Self::Unknown(_))
+        matches!(
+            self,
+            Self::PendingVersion | Self::Queued | Self::Delayed | Self::Unknown(_)
+        )
     }
 
     pub fn is_executing(&self) -> bool {
@@ -139,11 +142,11 @@ impl RunStatus {
 }
 
 /// A display label that keeps the detail a database status carries beyond its API name:
-/// RETRYING_AFTER_FAILURE is "Reattempting" rather than plain "Executing".
+/// RETRYING_AFTER_FAILURE is "Reattempting" rather than plain "Executing". (INTERRUPTED stays
+/// "Failed", as users know it.)
 pub fn display_label<'a>(status: &'a RunStatus, db_status: &str) -> &'a str {
     match db_status {
         "RETRYING_AFTER_FAILURE" => "Reattempting",
-        "INTERRUPTED" => "Interrupted",
         _ => status.label(),
     }
 }
@@ -199,7 +202,15 @@ mod tests {
         assert!(Delayed.is_queued() && PendingVersion.is_queued());
         assert!(Waiting.is_waiting());
         for s in KNOWN {
-            let finals = [Completed, Canceled, Failed, Crashed, SystemFailure, Expired, TimedOut];
+            let finals = [
+                Completed,
+                Canceled,
+                Failed,
+                Crashed,
+                SystemFailure,
+                Expired,
+                TimedOut,
+            ];
             assert_eq!(s.is_final(), finals.contains(&s), "{s:?}");
         }
     }
@@ -209,5 +220,6 @@ mod tests {
         let s = RunStatus::from_db("RETRYING_AFTER_FAILURE");
         assert_eq!(display_label(&s, "RETRYING_AFTER_FAILURE"), "Reattempting");
         assert_eq!(display_label(&RunStatus::Waiting, "PAUSED"), "Waiting");
+        assert_eq!(display_label(&RunStatus::Failed, "INTERRUPTED"), "Failed");
     }
 }

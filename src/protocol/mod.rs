@@ -132,7 +132,11 @@ impl RawMessage {
             Some(other) => Operation::Other(other.to_string()),
             None => Operation::Other(String::new()),
         };
-        Message::Change { key, operation, value: self.value.map(|v| v.0).unwrap_or_default() }
+        Message::Change {
+            key,
+            operation,
+            value: self.value.map(|v| v.0).unwrap_or_default(),
+        }
     }
 }
 
@@ -236,13 +240,22 @@ mod tests {
                 ],
             }
         );
-        assert!(matches!(&messages[1], Message::Change { operation: Operation::Update, .. }));
+        assert!(matches!(
+            &messages[1],
+            Message::Change {
+                operation: Operation::Update,
+                ..
+            }
+        ));
         assert!(
             matches!(&messages[2], Message::Change { operation: Operation::Delete, value, .. } if value.is_empty())
         );
         assert_eq!(messages[3], Message::Control(Control::UpToDate));
         assert_eq!(messages[4], Message::Control(Control::MustRefetch));
-        assert_eq!(messages[5], Message::Control(Control::Other("snapshot-end".into())));
+        assert_eq!(
+            messages[5],
+            Message::Control(Control::Other("snapshot-end".into()))
+        );
         assert_eq!(messages[6], Message::Unknown);
     }
 
@@ -257,8 +270,18 @@ mod tests {
     fn non_string_cells_keep_their_json_text() {
         let body = br#"[{"key":"k","value":{"n":5,"b":true,"o":{"a":1},"l":[1,"x"],"f":1.5},
             "headers":{"operation":"insert"}}]"#;
-        let Message::Change { value, .. } = &parse_body(body).unwrap()[0] else { panic!() };
-        let get = |k: &str| value.iter().find(|(c, _)| c == k).unwrap().1.clone().unwrap();
+        let Message::Change { value, .. } = &parse_body(body).unwrap()[0] else {
+            panic!()
+        };
+        let get = |k: &str| {
+            value
+                .iter()
+                .find(|(c, _)| c == k)
+                .unwrap()
+                .1
+                .clone()
+                .unwrap()
+        };
         assert_eq!(get("n"), "5");
         assert_eq!(get("b"), "t");
         assert_eq!(get("o"), r#"{"a":1}"#);

@@ -170,18 +170,32 @@ mod tests {
 
     #[test]
     fn bare_elements() {
-        assert_eq!(parse("{batch:demo,tenant:acme}"), Ok(vec![s("batch:demo"), s("tenant:acme")]));
+        assert_eq!(
+            parse("{batch:demo,tenant:acme}"),
+            Ok(vec![s("batch:demo"), s("tenant:acme")])
+        );
     }
 
     #[test]
     fn quoted_elements_with_commas_quotes_and_backslashes() {
         let got = parse(r#"{"a,b","say \"hi\"","back\\slash","{braces}"}"#);
-        assert_eq!(got, Ok(vec![s("a,b"), s("say \"hi\""), s("back\\slash"), s("{braces}")]));
+        assert_eq!(
+            got,
+            Ok(vec![
+                s("a,b"),
+                s("say \"hi\""),
+                s("back\\slash"),
+                s("{braces}")
+            ])
+        );
     }
 
     #[test]
     fn null_and_empty_string_differ() {
-        assert_eq!(parse(r#"{NULL,"","NULL",null}"#), Ok(vec![None, s(""), s("NULL"), None]));
+        assert_eq!(
+            parse(r#"{NULL,"","NULL",null}"#),
+            Ok(vec![None, s(""), s("NULL"), None])
+        );
     }
 
     #[test]
@@ -191,7 +205,10 @@ mod tests {
 
     #[test]
     fn unicode_elements() {
-        assert_eq!(parse(r#"{"🚀 fast",タグ}"#), Ok(vec![s("🚀 fast"), s("タグ")]));
+        assert_eq!(
+            parse(r#"{"🚀 fast",タグ}"#),
+            Ok(vec![s("🚀 fast"), s("タグ")])
+        );
     }
 
     #[test]
@@ -220,7 +237,10 @@ mod tests {
             s("{x}"),
         ];
         let literal = encode(&elements);
-        assert_eq!(literal, r#"{plain,"","a,b","q\"uote","back\\slash","NULL",NULL,"has space","{x}"}"#);
+        assert_eq!(
+            literal,
+            r#"{plain,"","a,b","q\"uote","back\\slash","NULL",NULL,"has space","{x}"}"#
+        );
         assert_eq!(parse(&literal), Ok(elements));
     }
 }

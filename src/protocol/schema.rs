@@ -62,7 +62,11 @@ pub struct ColumnSpec {
 
 impl ColumnSpec {
     /// A text column: what a column missing from the schema is taken to be.
-    pub const TEXT: ColumnSpec = ColumnSpec { ty: ColumnType::Text, dims: 0, not_null: false };
+    pub const TEXT: ColumnSpec = ColumnSpec {
+        ty: ColumnType::Text,
+        dims: 0,
+        not_null: false,
+    };
 }
 
 #[derive(Deserialize)]
@@ -89,7 +93,10 @@ pub enum DecodeError {
     #[error("{value:?} is not a valid {ty}")]
     Value { ty: &'static str, value: String },
     #[error("array literal {value:?}: {source}")]
-    Array { value: String, source: pg_array::ArrayError },
+    Array {
+        value: String,
+        source: pg_array::ArrayError,
+    },
 }
 
 impl Schema {
@@ -154,9 +161,15 @@ pub fn decode(spec: &ColumnSpec, raw: Option<&str>) -> Result<Value, DecodeError
     if spec.dims > 0 {
         return pg_array::parse(raw)
             .map(Value::Array)
-            .map_err(|source| DecodeError::Array { value: clip(raw), source });
+            .map_err(|source| DecodeError::Array {
+                value: clip(raw),
+                source,
+            });
     }
-    let bad = |ty: &'static str| DecodeError::Value { ty, value: clip(raw) };
+    let bad = |ty: &'static str| DecodeError::Value {
+        ty,
+        value: clip(raw),
+    };
     Ok(match &spec.ty {
         ColumnType::Text | ColumnType::Other(_) => Value::Text(raw.to_string()),
         ColumnType::Bool => match raw {
@@ -167,7 +180,9 @@ pub fn decode(spec: &ColumnSpec, raw: Option<&str>) -> Result<Value, DecodeError
         ColumnType::Int2 | ColumnType::Int4 | ColumnType::Int8 => {
             Value::Int(raw.trim().parse().map_err(|_| bad("integer"))?)
         }
-        ColumnType::Float4 | ColumnType::Float8 => Value::Float(parse_float(raw).ok_or(bad("float"))?),
+        ColumnType::Float4 | ColumnType::Float8 => {
+            Value::Float(parse_float(raw).ok_or(bad("float"))?)
+        }
         ColumnType::Numeric => {
             if parse_float(raw).is_none() {
                 return Err(bad("numeric"));
@@ -229,7 +244,11 @@ pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
                 return None;
             }
             let hours: i64 = digits[..2].parse().ok()?;
-            let minutes: i64 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
+            let minutes: i64 = if digits.len() == 4 {
+                digits[2..].parse().ok()?
+            } else {
+                0
+            };
             sign * (hours * 3600 + minutes * 60)
         }
     };
@@ -260,7 +279,11 @@ mod tests {
     use super::*;
 
     fn spec(ty: &str, dims: u32) -> ColumnSpec {
-        ColumnSpec { ty: ColumnType::from_name(ty), dims, not_null: false }
+        ColumnSpec {
+            ty: ColumnType::from_name(ty),
+            dims,
+            not_null: false,
+        }
     }
 
     fn ts(s: &str) -> String {
@@ -277,15 +300,29 @@ mod tests {
         assert_eq!(schema.len(), 4);
         assert!(schema.column("id").not_null);
         assert_eq!(schema.column("runTags").dims, 1);
-        assert_eq!(schema.decode("status", Some("QUARANTINED")).unwrap(), Value::Text("QUARANTINED".into()));
-        assert_eq!(schema.decode("missing", Some("5")).unwrap(), Value::Text("5".into()));
+        assert_eq!(
+            schema.decode("status", Some("QUARANTINED")).unwrap(),
+            Value::Text("QUARANTINED".into())
+        );
+        assert_eq!(
+            schema.decode("missing", Some("5")).unwrap(),
+            Value::Text("5".into())
+        );
         assert_eq!(schema.decode("number", Some("5")).unwrap(), Value::Int(5));
         assert!(Schema::parse("not json").is_err());
     }
 
     #[test]
     fn null_is_null_for_every_type() {
-        for ty in ["text", "bool", "int4", "int8", "float8", "jsonb", "timestamp"] {
+        for ty in [
+            "text",
+            "bool",
+            "int4",
+            "int8",
+            "float8",
+            "jsonb",
+            "timestamp",
+        ] {
             assert_eq!(decode(&spec(ty, 0), None).unwrap(), Value::Null);
         }
         assert_eq!(decode(&spec("text", 1), None).unwrap(), Value::Null);
@@ -293,35 +330,64 @@ mod tests {
 
     #[test]
     fn booleans() {
-        assert_eq!(decode(&spec("bool", 0), Some("t")).unwrap(), Value::Bool(true));
-        assert_eq!(decode(&spec("bool", 0), Some("f")).unwrap(), Value::Bool(false));
-        assert_eq!(decode(&spec("bool", 0), Some("true")).unwrap(), Value::Bool(true));
+        assert_eq!(
+            decode(&spec("bool", 0), Some("t")).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            decode(&spec("bool", 0), Some("f")).unwrap(),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            decode(&spec("bool", 0), Some("true")).unwrap(),
+            Value::Bool(true)
+        );
         assert!(decode(&spec("bool", 0), Some("yes")).is_err());
     }
 
     #[test]
     fn integers_keep_int8_beyond_2_pow_53_exact() {
-        assert_eq!(decode(&spec("int4", 0), Some("42")).unwrap(), Value::Int(42));
-        assert_eq!(decode(&spec("int2", 0), Some("-7")).unwrap(), Value::Int(-7));
+        assert_eq!(
+            decode(&spec("int4", 0), Some("42")).unwrap(),
+            Value::Int(42)
+        );
+        assert_eq!(
+            decode(&spec("int2", 0), Some("-7")).unwrap(),
+            Value::Int(-7)
+        );
         assert_eq!(
             decode(&spec("int8", 0), Some("9007199254740993")).unwrap(),
             Value::Int(9_007_199_254_740_993)
         );
-        assert_eq!(decode(&spec("int8", 0), Some("9223372036854775807")).unwrap(), Value::Int(i64::MAX));
+        assert_eq!(
+            decode(&spec("int8", 0), Some("9223372036854775807")).unwrap(),
+            Value::Int(i64::MAX)
+        );
         assert!(decode(&spec("int4", 0), Some("4.5")).is_err());
         assert!(decode(&spec("int4", 0), Some("")).is_err());
     }
 
     #[test]
     fn floats_with_nan_and_infinity() {
-        assert_eq!(decode(&spec("float8", 0), Some("0.0375")).unwrap(), Value::Float(0.0375));
-        assert_eq!(decode(&spec("float8", 0), Some("1e-3")).unwrap(), Value::Float(0.001));
-        assert_eq!(decode(&spec("float8", 0), Some("Infinity")).unwrap(), Value::Float(f64::INFINITY));
+        assert_eq!(
+            decode(&spec("float8", 0), Some("0.0375")).unwrap(),
+            Value::Float(0.0375)
+        );
+        assert_eq!(
+            decode(&spec("float8", 0), Some("1e-3")).unwrap(),
+            Value::Float(0.001)
+        );
+        assert_eq!(
+            decode(&spec("float8", 0), Some("Infinity")).unwrap(),
+            Value::Float(f64::INFINITY)
+        );
         assert_eq!(
             decode(&spec("float8", 0), Some("-Infinity")).unwrap(),
             Value::Float(f64::NEG_INFINITY)
         );
-        let Value::Float(nan) = decode(&spec("float8", 0), Some("NaN")).unwrap() else { panic!() };
+        let Value::Float(nan) = decode(&spec("float8", 0), Some("NaN")).unwrap() else {
+            panic!()
+        };
         assert!(nan.is_nan());
         assert!(decode(&spec("float8", 0), Some("abc")).is_err());
         assert!(decode(&spec("float8", 0), Some("inf")).is_err());
@@ -330,7 +396,11 @@ mod tests {
     #[test]
     fn numeric_is_kept_exact() {
         assert_eq!(
-            decode(&spec("numeric", 0), Some("123456789012345678901234567890.5")).unwrap(),
+            decode(
+                &spec("numeric", 0),
+                Some("123456789012345678901234567890.5")
+            )
+            .unwrap(),
             Value::Numeric("123456789012345678901234567890.5".into())
         );
     }
@@ -338,10 +408,17 @@ mod tests {
     #[test]
     fn jsonb_values() {
         assert_eq!(
-            decode(&spec("jsonb", 0), Some(r#"{"type": "STRING_ERROR", "raw": "x"}"#)).unwrap(),
+            decode(
+                &spec("jsonb", 0),
+                Some(r#"{"type": "STRING_ERROR", "raw": "x"}"#)
+            )
+            .unwrap(),
             Value::Json(serde_json::json!({"type":"STRING_ERROR","raw":"x"}))
         );
-        assert_eq!(decode(&spec("jsonb", 0), Some("null")).unwrap(), Value::Json(serde_json::Value::Null));
+        assert_eq!(
+            decode(&spec("jsonb", 0), Some("null")).unwrap(),
+            Value::Json(serde_json::Value::Null)
+        );
         assert!(decode(&spec("jsonb", 0), Some("{broken")).is_err());
     }
 
@@ -354,7 +431,13 @@ mod tests {
         assert_eq!(ts("2026-12-03 10:00:00.5+00"), "2026-12-03T10:00:00.500Z");
         assert_eq!(ts("2026-12-03 10:00:00+05:30"), "2026-12-03T04:30:00.000Z");
         assert_eq!(ts("2026-12-03T10:00:00.123456"), "2026-12-03T10:00:00.123Z");
-        for bad in ["", "2026-12-03", "yesterday", "2026-13-03 10:00:00", "2026-12-03X10:00:00"] {
+        for bad in [
+            "",
+            "2026-12-03",
+            "yesterday",
+            "2026-13-03 10:00:00",
+            "2026-12-03X10:00:00",
+        ] {
             assert!(parse_timestamp(bad).is_none(), "{bad}");
         }
         assert!(decode(&spec("timestamp", 0), Some("nope")).is_err());
@@ -372,7 +455,9 @@ mod tests {
     #[test]
     fn huge_bad_values_are_clipped_in_errors() {
         let big = "x".repeat(10_000);
-        let err = decode(&spec("int4", 0), Some(&big)).unwrap_err().to_string();
+        let err = decode(&spec("int4", 0), Some(&big))
+            .unwrap_err()
+            .to_string();
         assert!(err.len() < 200, "{err}");
     }
 }

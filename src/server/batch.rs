@@ -34,11 +34,16 @@ pub(crate) async fn batch_info_v2(
 }
 
 fn batch_info(shared: &Shared, batch_id: &str, headers: &HeaderMap, v2: bool) -> Response {
-    if let Err(e) = auth::authorize(headers, &shared.secret_key, Resource::Batch(batch_id)) {
-        return e.into_response();
-    }
+    // As the hosted service: credentials (401), then the batch (404), then the scope (403).
+    let principal = match auth::authenticate(headers, &shared.secret_key) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     if batch_id != shared.batch_id {
         return json_error(StatusCode::NOT_FOUND, "Batch not found");
+    }
+    if let Err(e) = auth::check(&principal, Resource::Batch(batch_id)) {
+        return e.into_response();
     }
     let body = {
         let state = lock(&shared.state);

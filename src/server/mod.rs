@@ -1,28 +1,36 @@
 //! The embedded Trigger.dev-compatible demo server.
 //!
 //! [`start`] binds an address and serves, on the current tokio runtime, a simulated batch the
-//! way the hosted service does: the realtime batch feed (`GET /realtime/v1/batches/{id}`, the
-//! Electric shape protocol, see `shared/PROTOCOL.md` §2 and §5) and batch info
-//! (`GET /api/v1|v2/batches/{id}`), both behind `Authorization: Bearer <secret key>`. The
-//! official `@trigger.dev/sdk` cannot tell it from the real thing.
+//! way the hosted service does: the realtime feeds (the Electric shape protocol, see
+//! `shared/PROTOCOL.md` §2 and §5) for the batch (`GET /realtime/v1/batches/{id}`), one run
+//! (`GET /realtime/v1/runs/{runId}`) and tags (`GET /realtime/v1/runs?tags=a,b`), batch info
+//! (`GET /api/v1|v2/batches/{id}`) and offloaded packets (`GET /api/v1/packets/{path}` and
+//! friends). Requests carry `Authorization: Bearer <secret key>` or a public access token (a JWT
+//! signed with that key, see [`ServerHandle::mint_token`]). The official `@trigger.dev/sdk`
+//! cannot tell it from the real thing.
 //!
-//! Layers, so that more feeds (single run, tags) and fault injection can share one store:
+//! Layers, so that every feed and fault injection share one store:
 //! - `sim`: what the batch's runs look like and when they change (a deterministic
 //!   plan of timed change groups);
 //! - `store`: the live table, its versions and change log;
 //! - a driver task that applies the plan's groups as sim time passes;
-//! - `shape`: the shape protocol (handles, offsets, live holds) over the store;
-//! - `batch`: batch info; `auth`: credentials.
+//! - `shape`: the shape protocol (handles, offsets, live holds) over the store, per feed;
+//! - `faults`: seeded fault injection on feed responses ([`FaultConfig`]);
+//! - `batch`: batch info; `packets`: offloaded packets and their presigned URLs;
+//! - `auth` and `jwt`: credentials and scopes.
 
 mod auth;
 mod batch;
+mod faults;
+mod jwt;
+mod packets;
 mod shape;
 mod sim;
 mod store;
 mod wire;
 
-use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,8 +45,12 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use self::auth::Resource;
+use self::faults::Injector;
 use self::sim::Plan;
-use self::store::Store;
+use self::store::{Col, Store};
+
+pub use self::faults::{FaultConfig, FaultKind, FaultParseError};
 
 /// The secret key the demo server accepts unless configured otherwise.
 pub const DEMO_SECRET_KEY: &str = "tr_dev_demo_trigger_tui_local";
@@ -48,7 +60,7 @@ pub const DEMO_SECRET_KEY: &str = "tr_dev_demo_trigger_tui_local";
 pub struct ServerConfig {
     /// Number of runs in the batch (default 100).
     pub runs: usize,
-    /// Seed for everything the simulation decides (default 7).
+    /// Seed for everything the simulation decides, and for injected faults (default 7).
     pub seed: u64,
     /// Sim time per wall time: 1.0 is real time, larger is faster. `f64::INFINITY` means no
     /// waiting at all: each live request to the feed applies the next change group.
@@ -60,6 +72,9 @@ pub struct ServerConfig {
     /// How long a live request is held when nothing changes (default 20 s, plus up to 10 %
     /// jitter).
     pub live_hold: Duration,
+    /// Faults to inject into realtime feed responses (default none); change them while running
+    /// with [`Control::set_faults`].
+    pub faults: FaultConfig,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +86,7 @@ impl Default for ServerConfig {
             secret_key: DEMO_SECRET_KEY.to_owned(),
             batch_id: None,
             live_hold: Duration::from_secs(20),
+            faults: FaultConfig::none(),
         }
     }
 }
@@ -113,6 +129,12 @@ impl ServerHandle {
     /// The accepted secret key.
     pub fn secret_key(&self) -> &str {
         &self.shared.secret_key
+    }
+
+    /// A public access token (a JWT signed HS256 with the secret key) carrying `scopes`, e.g.
+    /// `["read:batch:<id>"]`, valid for `ttl`. Clients use it in place of the secret key.
+    pub fn mint_token(&self, scopes: &[&str], ttl: Duration) -> String {
+        self.shared.mint_token(scopes, ttl)
     }
 
     /// A cheap handle to steer the server (fault injection, handle rotation, progress).
@@ -160,7 +182,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandl
         .duration_trunc(TimeDelta::milliseconds(1))
         .unwrap_or_else(|_| Utc::now());
     let infinite = config.speed.is_infinite();
-    let shared = Arc::new(Shared::new(config, plan, base, infinite));
+    let shared = Arc::new(Shared::new(config, plan, base, addr));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let app = router(Arc::clone(&shared));
@@ -223,11 +245,56 @@ impl Control {
         faults.extend(std::iter::repeat_n(status, count));
     }
 
-    /// Forgets the current shape handle and issues a new one: requests carrying the old handle
-    /// get 409 must-refetch (held live requests too, at once).
+    /// Forgets the current shape handles (of the batch feed, and of every run and tag feed) and
+    /// issues new ones: requests carrying an old handle get 409 must-refetch (held live requests
+    /// too, at once).
     pub fn rotate_handle(&self) {
         *lock(&self.shared.handle) = new_handle();
+        lock(&self.shared.feed_handles).clear();
         self.shared.notify();
+    }
+
+    /// Replaces the fault configuration; [`FaultConfig::none`] stops injecting. The fault RNG
+    /// goes on where it was.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        tracing::info!(%faults, "demo server faults");
+        self.shared.injector.set(faults);
+    }
+
+    /// The current fault configuration.
+    pub fn faults(&self) -> FaultConfig {
+        self.shared.injector.config()
+    }
+
+    /// The faults injected so far (the most recent 1 024), oldest first.
+    pub fn injected_faults(&self) -> Vec<FaultKind> {
+        self.shared.injector.recent()
+    }
+
+    /// The table as it is now: one JSON object per existing run, in run order, mapping every
+    /// column to its wire value (a string or null), exactly as an `insert` would carry it.
+    /// What a client that merged the feed correctly holds once it is up to date.
+    pub fn snapshot_rows(&self) -> Vec<serde_json::Value> {
+        let state = lock(&self.shared.state);
+        state
+            .store
+            .rows()
+            .map(|(_, row)| {
+                let map = Col::ALL
+                    .into_iter()
+                    .map(|c| {
+                        let v = row.get(c).map_or(serde_json::Value::Null, |t| t.into());
+                        (c.name().to_owned(), v)
+                    })
+                    .collect();
+                serde_json::Value::Object(map)
+            })
+            .collect()
+    }
+
+    /// Same as [`ServerHandle::mint_token`].
+    pub fn mint_token(&self, scopes: &[&str], ttl: Duration) -> String {
+        self.shared.mint_token(scopes, ttl)
     }
 
     /// True once every run is in a final status.
@@ -278,14 +345,23 @@ pub(crate) struct SimState {
 pub(crate) struct Shared {
     pub(crate) secret_key: String,
     pub(crate) batch_id: String,
+    /// The bound address, for URLs when a request names no host.
+    pub(crate) addr: SocketAddr,
     pub(crate) live_hold: Duration,
     pub(crate) infinite: bool,
     speed: f64,
     pub(crate) plan: Plan,
     pub(crate) state: Mutex<SimState>,
+    /// Run index by friendly id.
+    run_index: HashMap<String, usize>,
     /// The one valid shape handle of the batch feed.
     pub(crate) handle: Mutex<String>,
+    /// The valid handle of each run and tag feed, by feed key (created on first use).
+    feed_handles: Mutex<HashMap<String, String>>,
+    /// Statuses queued by [`Control::fail_next`].
     faults: Mutex<VecDeque<u16>>,
+    /// Random faults ([`FaultConfig`]).
+    pub(crate) injector: Injector,
     /// Bumped on every change held requests care about: a new version, a rotated handle,
     /// shutdown.
     pub(crate) changed: watch::Sender<u64>,
@@ -299,27 +375,111 @@ impl Shared {
         config: ServerConfig,
         plan: Plan,
         base: chrono::DateTime<Utc>,
-        infinite: bool,
+        addr: SocketAddr,
     ) -> Shared {
         let store = Store::new(base, plan.runs.len());
         let (changed, _) = watch::channel(0);
+        let run_index = plan
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.friendly_id.clone(), i))
+            .collect();
         Shared {
             secret_key: config.secret_key,
             batch_id: plan.batch_id.clone(),
+            addr,
             live_hold: config.live_hold,
-            infinite,
+            infinite: config.speed.is_infinite(),
             speed: config.speed,
             plan,
             state: Mutex::new(SimState {
                 store,
                 next_group: 0,
             }),
+            run_index,
             handle: Mutex::new(new_handle()),
+            feed_handles: Mutex::new(HashMap::new()),
             faults: Mutex::new(VecDeque::new()),
+            injector: Injector::new(config.faults, config.seed),
             changed,
             shutting_down: AtomicBool::new(false),
             cursor: AtomicU64::new(u64::try_from(base.timestamp()).unwrap_or(0) / 20),
             jitter: Mutex::new(ChaCha8Rng::seed_from_u64(process_random())),
+        }
+    }
+
+    /// The current handle of a feed: the batch feed's for `None`, else the one of that run or
+    /// tag feed (issued on first use).
+    pub(crate) fn feed_handle(&self, key: Option<&str>) -> String {
+        let Some(key) = key else {
+            return lock(&self.handle).clone();
+        };
+        let mut handles = lock(&self.feed_handles);
+        if let Some(handle) = handles.get(key) {
+            return handle.clone();
+        }
+        // Any client can invent tag sets: keep the map bounded (clients of a forgotten handle
+        // just refetch).
+        if handles.len() >= 4_096 {
+            handles.clear();
+        }
+        let handle = new_handle();
+        handles.insert(key.to_owned(), handle.clone());
+        handle
+    }
+
+    /// Issues a new handle for one feed (see [`Shared::feed_handle`]) and wakes held requests.
+    pub(crate) fn rotate_feed_handle(&self, key: Option<&str>) -> String {
+        let handle = new_handle();
+        match key {
+            None => *lock(&self.handle) = handle.clone(),
+            Some(key) => {
+                lock(&self.feed_handles).insert(key.to_owned(), handle.clone());
+            }
+        }
+        self.notify();
+        handle
+    }
+
+    /// The index of the run with this friendly id, once the run exists.
+    pub(crate) fn existing_run(&self, friendly_id: &str) -> Option<usize> {
+        let index = *self.run_index.get(friendly_id)?;
+        lock(&self.state).store.row(index).map(|_| index)
+    }
+
+    /// What identifies run `index` for scope checks.
+    pub(crate) fn run_resource(&self, index: usize) -> Resource<'_> {
+        match self.plan.runs.get(index) {
+            Some(run) => Resource::Run {
+                id: &run.friendly_id,
+                batch: &self.batch_id,
+                task: run.task,
+                tags: &run.tags,
+            },
+            None => Resource::Tagged(&[]),
+        }
+    }
+
+    fn mint_token(&self, scopes: &[&str], ttl: Duration) -> String {
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        jwt::sign(&jwt::public_claims(scopes, ttl), self.secret_key.as_bytes())
+    }
+
+    /// Sleeps for `duration`, or less when the server shuts down meanwhile.
+    pub(crate) async fn sleep_unless_shutdown(&self, duration: Duration) {
+        let mut changed = self.changed.subscribe();
+        let deadline = tokio::time::sleep(duration);
+        tokio::pin!(deadline);
+        while !self.shutting_down.load(Ordering::SeqCst) {
+            tokio::select! {
+                () = &mut deadline => return,
+                result = changed.changed() => {
+                    if result.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -407,8 +567,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/realtime/v1/batches/{batch_id}", get(shape::batch_feed))
+        .route("/realtime/v1/runs/{run_id}", get(shape::run_feed))
+        .route("/realtime/v1/runs", get(shape::tag_feed))
         .route("/api/v1/batches/{batch_id}", get(batch::batch_info_v1))
         .route("/api/v2/batches/{batch_id}", get(batch::batch_info_v2))
+        .route(
+            "/api/v1/runs/{run_id}/packets/{field}",
+            get(packets::run_packet_url),
+        )
+        .route("/api/v1/packets/{*path}", get(packets::packet_url))
+        .route("/packets-store/{token}/{*path}", get(packets::packet_data))
         .fallback(shape::not_found)
         .with_state(shared)
 }
@@ -483,5 +651,6 @@ mod tests {
         assert_eq!(c.secret_key, DEMO_SECRET_KEY);
         assert_eq!(c.batch_id, None);
         assert_eq!(c.live_hold, Duration::from_secs(20));
+        assert!(c.faults.is_none());
     }
 }

@@ -11,6 +11,11 @@
 //! A request without `x-trigger-electric-version` is an old client: headers are named
 //! `electric-chunk-last-offset`/`electric-shape-id` and the handle comes from `shape_id`. A
 //! request without `x-trigger-api-version: 2025-07-16` sees `DEQUEUED` as `EXECUTING`.
+//!
+//! Three feeds share this machinery, each over its own rows and with its own handle space: the
+//! batch (`/realtime/v1/batches/{id}`), one run (`/realtime/v1/runs/{runId}`) and runs by tag
+//! (`/realtime/v1/runs?tags=a,b`, any of the tags; `createdAt` is accepted and ignored, every
+//! demo run being recent). Injected faults ([`super::faults`]) apply to all three.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,24 +29,47 @@ use serde_json::{Map, Value, json};
 
 use super::auth::{self, Resource};
 use super::batch::json_error;
+use super::faults::{self, Fault};
+use super::sim::Plan;
 use super::store::{COLUMN_COUNT, Col, Row, RowChange, Store};
 use super::{Shared, lock};
 
 /// The API version whose clients understand `DEQUEUED`.
 pub(crate) const CURRENT_API_VERSION: &str = "2025-07-16";
 
-/// Which rows a feed selects. Only the batch feed exists today; single-run and tag feeds would
-/// add variants and filter the same store.
-#[derive(Debug, Clone, Copy)]
+/// Which rows a feed selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum RowFilter {
     /// Every run of the batch.
     All,
+    /// One run, by index.
+    Run(usize),
+    /// Runs carrying any of these tags (sorted, no repeats); every run when empty.
+    Tags(Vec<String>),
 }
 
 impl RowFilter {
-    fn matches(self, _index: usize, _row: &Row) -> bool {
+    fn matches(&self, plan: &Plan, index: usize) -> bool {
         match self {
             RowFilter::All => true,
+            RowFilter::Run(run) => *run == index,
+            RowFilter::Tags(tags) if tags.is_empty() => true,
+            RowFilter::Tags(tags) => plan
+                .runs
+                .get(index)
+                .is_some_and(|run| run.tags.iter().any(|t| tags.contains(t))),
+        }
+    }
+
+    /// The feed's key in the handle space; `None` for the batch feed.
+    fn handle_key(&self, plan: &Plan) -> Option<String> {
+        match self {
+            RowFilter::All => None,
+            RowFilter::Run(index) => Some(format!(
+                "run\n{}",
+                plan.runs.get(*index).map_or("", |r| r.friendly_id.as_str())
+            )),
+            RowFilter::Tags(tags) => Some(format!("tags\n{}", tags.join("\n"))),
         }
     }
 }
@@ -187,30 +215,150 @@ pub(crate) async fn batch_feed(
         tracing::debug!(status, "injected failure on the realtime feed");
         return injected_failure(status);
     }
-    if let Err(e) = auth::authorize(&headers, &shared.secret_key, Resource::Batch(&batch_id)) {
-        return e.into_response();
-    }
+    // As the hosted service: credentials (401), then the batch (404), then the scope (403).
+    let principal = match auth::authenticate(&headers, &shared.secret_key) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     if batch_id != shared.batch_id {
         return json_error(StatusCode::NOT_FOUND, "Batch not found");
+    }
+    if let Err(e) = auth::check(&principal, Resource::Batch(&batch_id)) {
+        return e.into_response();
     }
     let Ok(Query(params)) = query else {
         return invalid_request("query", "could not be parsed");
     };
-    let flavor = Flavor::of(&headers);
-    let request = match ShapeRequest::parse(&params, flavor) {
+    respond(&shared, RowFilter::All, &params, &headers).await
+}
+
+/// `GET /realtime/v1/runs/{run_id}`: one run, by friendly id.
+pub(crate) async fn run_feed(
+    State(shared): State<Arc<Shared>>,
+    Path(run_id): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(status) = shared.take_fault() {
+        tracing::debug!(status, "injected failure on the realtime feed");
+        return injected_failure(status);
+    }
+    let principal = match auth::authenticate(&headers, &shared.secret_key) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let Some(index) = shared.existing_run(&run_id) else {
+        return json_error(StatusCode::NOT_FOUND, "Run not found");
+    };
+    if let Err(e) = auth::check(&principal, shared.run_resource(index)) {
+        return e.into_response();
+    }
+    let Ok(Query(params)) = query else {
+        return invalid_request("query", "could not be parsed");
+    };
+    respond(&shared, RowFilter::Run(index), &params, &headers).await
+}
+
+/// `GET /realtime/v1/runs?tags=a,b`: runs with any of the tags.
+pub(crate) async fn tag_feed(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(status) = shared.take_fault() {
+        tracing::debug!(status, "injected failure on the realtime feed");
+        return injected_failure(status);
+    }
+    let principal = match auth::authenticate(&headers, &shared.secret_key) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(Query(params)) = query else {
+        return invalid_request("query", "could not be parsed");
+    };
+    let mut tags: Vec<String> = params
+        .get("tags")
+        .map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    tags.sort_unstable();
+    tags.dedup();
+    if let Err(e) = auth::check(&principal, Resource::Tagged(&tags)) {
+        return e.into_response();
+    }
+    respond(&shared, RowFilter::Tags(tags), &params, &headers).await
+}
+
+/// Parses the shape request and serves it, with an injected fault when one is drawn.
+async fn respond(
+    shared: &Shared,
+    filter: RowFilter,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
+    let flavor = Flavor::of(headers);
+    let request = match ShapeRequest::parse(params, flavor) {
         Ok(r) => r,
         Err(bad) => return bad.into_response(),
     };
-    serve(&shared, RowFilter::All, &request, flavor).await
+    // Fast lane: with faults off, `draw` is one atomic load.
+    let Some(fault) = shared.injector.draw() else {
+        return serve(shared, &filter, &request, flavor).await;
+    };
+    tracing::debug!(kind = %fault.kind(), ?filter, "injected fault on a realtime feed");
+    let only_ok = |response: &Response| response.status() == StatusCode::OK;
+    match fault {
+        Fault::Drop => faults::dropped(),
+        Fault::MustRefetch => {
+            let key = filter.handle_key(&shared.plan);
+            let handle = shared.rotate_feed_handle(key.as_deref());
+            must_refetch(flavor, &handle)
+        }
+        Fault::TooManyRequests { retry_after_secs } => faults::too_many_requests(retry_after_secs),
+        Fault::ServerError(status) => faults::server_error(status),
+        Fault::Slow(delay) => {
+            shared.sleep_unless_shutdown(delay).await;
+            serve(shared, &filter, &request, flavor).await
+        }
+        Fault::Truncate { keep } => {
+            let response = serve(shared, &filter, &request, flavor).await;
+            if only_ok(&response) {
+                faults::truncate(response, keep).await
+            } else {
+                response
+            }
+        }
+        Fault::Duplicate { seed } => {
+            let response = serve(shared, &filter, &request, flavor).await;
+            if only_ok(&response) {
+                faults::duplicate(response, seed).await
+            } else {
+                response
+            }
+        }
+    }
 }
 
-async fn serve(shared: &Shared, filter: RowFilter, req: &ShapeRequest, flavor: Flavor) -> Response {
+async fn serve(
+    shared: &Shared,
+    filter: &RowFilter,
+    req: &ShapeRequest,
+    flavor: Flavor,
+) -> Response {
+    let plan = &shared.plan;
+    let key = filter.handle_key(plan);
+    let key = key.as_deref();
     let since = match req.offset {
         Offset::Start => {
-            let handle = lock(&shared.handle).clone();
+            let handle = shared.feed_handle(key);
             let state = lock(&shared.state);
             let store = &state.store;
-            let rows = store.rows().filter(|(i, r)| filter.matches(*i, r));
+            let rows = store.rows().filter(|(i, _)| filter.matches(plan, *i));
             let messages = rows
                 .map(|(_, row)| change_message(row, "insert", req, flavor, Col::ALL.into_iter()))
                 .chain(std::iter::once(up_to_date()))
@@ -223,18 +371,18 @@ async fn serve(shared: &Shared, filter: RowFilter, req: &ShapeRequest, flavor: F
         return invalid_request("handle", "can't be blank when offset != -1");
     };
     if !req.live {
-        let current = lock(&shared.handle).clone();
+        let current = shared.feed_handle(key);
         if handle != current {
             return must_refetch(flavor, &current);
         }
         let state = lock(&shared.state);
         let since = since.min(state.store.version());
-        let messages = changes(&state.store, since, filter, req, flavor);
+        let messages = changes(&state.store, since, plan, filter, req, flavor);
         return ok(flavor, &current, state.store.version(), messages, req, None);
     }
 
     // With no clock, each live request on the current handle moves the simulation one step.
-    if shared.infinite && *lock(&shared.handle) == handle {
+    if shared.infinite && shared.feed_handle(key) == handle {
         shared.advance_one();
     }
     let mut changed = shared.changed.subscribe();
@@ -242,7 +390,7 @@ async fn serve(shared: &Shared, filter: RowFilter, req: &ShapeRequest, flavor: F
     tokio::pin!(hold);
     let mut timed_out = false;
     loop {
-        let current = lock(&shared.handle).clone();
+        let current = shared.feed_handle(key);
         if handle != current {
             return must_refetch(flavor, &current);
         }
@@ -254,7 +402,7 @@ async fn serve(shared: &Shared, filter: RowFilter, req: &ShapeRequest, flavor: F
             // landing meanwhile is neither lost nor skipped.
             let state = lock(&shared.state);
             let version = state.store.version();
-            let messages = changes(&state.store, since.min(version), filter, req, flavor);
+            let messages = changes(&state.store, since.min(version), plan, filter, req, flavor);
             // More than the closing up-to-date: something this feed shows changed. On timeout
             // answer anyway: a bare up-to-date, with an offset past any change it cannot see.
             if messages.len() > 1 || timed_out {
@@ -278,14 +426,15 @@ async fn serve(shared: &Shared, filter: RowFilter, req: &ShapeRequest, flavor: F
 fn changes(
     store: &Store,
     since: u64,
-    filter: RowFilter,
+    plan: &Plan,
+    filter: &RowFilter,
     req: &ShapeRequest,
     flavor: Flavor,
 ) -> Vec<Value> {
     let mut messages: Vec<Value> = store
         .changes_since(since)
         .into_iter()
-        .filter(|(i, row, _)| filter.matches(*i, row))
+        .filter(|(i, _, _)| filter.matches(plan, *i))
         .filter_map(|(_, row, change)| match change {
             RowChange::Insert => Some(change_message(
                 row,

@@ -103,6 +103,25 @@ pub struct RunInfo {
     pub task: &'static str,
     /// How the run ends.
     pub outcome: Outcome,
+    /// Tags (fixed at creation), what the tag feed filters on.
+    pub tags: Vec<String>,
+}
+
+/// A packet kept in the object store rather than in the row: the row's data column holds
+/// [`StoredPacket::path`] with type `application/store`, and clients fetch the data through a
+/// presigned URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPacket {
+    /// Storage path, e.g. `packets/run_…/output.json`.
+    pub path: String,
+    /// Index of the run it belongs to.
+    pub run: usize,
+    /// `payload` or `output`.
+    pub field: &'static str,
+    /// The packet data.
+    pub data: String,
+    /// The `content-type` it is served with: the packet's real type.
+    pub content_type: &'static str,
 }
 
 /// A whole simulated batch.
@@ -114,6 +133,8 @@ pub struct Plan {
     pub runs: Vec<RunInfo>,
     /// Change groups in ascending sim time.
     pub groups: Vec<Group>,
+    /// Offloaded packets (`application/store`), by run index.
+    pub packets: Vec<StoredPacket>,
 }
 
 impl Plan {
@@ -310,6 +331,7 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
             friendly_id,
             task: task.id,
             outcome,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
         });
     }
 
@@ -366,6 +388,21 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
         }
     }
 
+    // One successful run's output is too large for a row: it goes to the object store.
+    let mut packets = Vec::new();
+    if let Some(big) = infos.iter().position(|r| r.outcome == Outcome::Success) {
+        let path = format!("packets/{}/output.json", infos[big].friendly_id);
+        let data = large_output(&infos[big], &mut stream(seed, 3), anchor);
+        offload_output(&mut timelines[big], &path);
+        packets.push(StoredPacket {
+            path,
+            run: big,
+            field: "output",
+            data,
+            content_type: "application/super+json",
+        });
+    }
+
     let mut by_time: BTreeMap<u64, Vec<RunEvent>> = BTreeMap::new();
     for tl in timelines {
         for (at, cells) in tl.events {
@@ -386,7 +423,58 @@ pub fn generate(runs: usize, seed: u64, batch_id: Option<&str>) -> Plan {
         batch_id,
         runs: infos,
         groups,
+        packets,
     }
+}
+
+/// Points a run's output, set when it completes, at `path` in the object store
+/// (`outputType: application/store`). The NULL output it has before is left alone.
+fn offload_output(tl: &mut Timeline, path: &str) {
+    for (_, cells) in &mut tl.events {
+        let sets_output = cells
+            .iter()
+            .any(|(col, cell)| *col == Col::Output && matches!(cell, Cell::Text(_)));
+        if !sets_output {
+            continue;
+        }
+        for (col, cell) in cells.iter_mut() {
+            match col {
+                Col::Output => *cell = Cell::Text(path.to_owned()),
+                Col::OutputType => *cell = text("application/store"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A ~200 KB superjson export: 1 100 customer rows, each with a `Date`.
+fn large_output(run: &RunInfo, rng: &mut ChaCha8Rng, anchor: DateTime<Utc>) -> String {
+    const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
+    let rows = (1..=1_100)
+        .map(|i| {
+            let name = *NAMES.choose(rng).unwrap_or(&"ada");
+            obj(vec![
+                ("id", Js::Int(i)),
+                ("email", Js::Str(format!("{name}.{i:05}@example.com"))),
+                ("name", Js::Str(capitalize(name))),
+                ("plan", s(PLANS[rng.random_range(0..PLANS.len())])),
+                ("signedUpAt", Js::Date(date_near(anchor, rng))),
+                (
+                    "lifetimeValue",
+                    Js::Float(rng.random_range(0..10_000_000) as f64 / 100.0),
+                ),
+                ("active", Js::Bool(rng.random_bool(0.8))),
+            ])
+        })
+        .collect();
+    obj(vec![
+        ("runId", Js::Str(run.friendly_id.clone())),
+        ("task", s(run.task)),
+        ("exportedAt", Js::Date(date_near(anchor, rng))),
+        ("count", Js::Int(1_100)),
+        ("rows", Js::Arr(rows)),
+    ])
+    .superjson()
 }
 
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {
@@ -1273,6 +1361,53 @@ mod tests {
             obj(vec![("a", Js::Int(1))]).superjson(),
             r#"{"json":{"a":1}}"#
         );
+    }
+
+    #[test]
+    fn one_successful_run_has_a_large_offloaded_output() {
+        for (runs, seed) in [(100, 7), (3, 1), (1, 2)] {
+            let plan = generate(runs, seed, None);
+            assert_eq!(plan.packets.len(), 1);
+            let packet = &plan.packets[0];
+            let run = &plan.runs[packet.run];
+            assert_eq!(run.outcome, Outcome::Success);
+            assert_eq!(
+                packet.path,
+                format!("packets/{}/output.json", run.friendly_id)
+            );
+            assert_eq!(packet.content_type, "application/super+json");
+            assert!(
+                (150_000..=300_000).contains(&packet.data.len()),
+                "{}",
+                packet.data.len()
+            );
+            let data: Value = serde_json::from_str(&packet.data).unwrap();
+            assert_eq!(data["json"]["rows"].as_array().unwrap().len(), 1_100);
+            assert_eq!(data["meta"]["values"]["rows.0.signedUpAt"], json!(["Date"]));
+            let cells: Vec<&Cell> = plan
+                .groups
+                .iter()
+                .flat_map(|g| &g.events)
+                .filter(|e| e.run == packet.run)
+                .flat_map(|e| &e.cells)
+                .filter(|(c, _)| matches!(c, Col::Output | Col::OutputType))
+                .map(|(_, v)| v)
+                .collect();
+            // NULL at creation, the storage path when the run completes.
+            assert_eq!(
+                cells,
+                [
+                    &Cell::Null,
+                    &Cell::Null,
+                    &Cell::Text(packet.path.clone()),
+                    &text("application/store")
+                ]
+            );
+        }
+        // The offloaded packet is as deterministic as the rest of the plan.
+        let a = generate(50, 7, None);
+        assert_eq!(a.runs, generate(50, 7, None).runs);
+        assert_eq!(a.packets, generate(50, 7, None).packets);
     }
 
     #[test]

@@ -16,7 +16,8 @@ use ratatui::widgets::{Block, Paragraph, Scrollbar, ScrollbarOrientation, Scroll
 use super::text::{self, ABSENT};
 use super::theme;
 use crate::app::{App, Focus};
-use crate::model::{Decoded, Run, RunError, RunStatus};
+use crate::app::{FetchState, PacketView};
+use crate::model::{Run, RunError, RunStatus};
 use crate::sanitize::{sanitize_line, sanitize_multiline};
 
 /// Rows one section may build before it stops and counts what is left.
@@ -351,29 +352,35 @@ fn status_text(run: &Run) -> String {
     }
 }
 
-/// One decoded packet (CASES.md C04, C06); `None` when it has not been decoded yet.
-fn render_packet(rows: &mut Rows, packet: Option<&Decoded>, absent: &str) {
+/// One packet (CASES.md C04, C06); `None` when it has not been decoded yet.
+fn render_packet(rows: &mut Rows, packet: Option<&PacketView>, absent: &str) {
     let Some(packet) = packet else {
         rows.note("not decoded yet");
         return;
     };
     match packet {
-        Decoded::Absent => rows.note(absent),
-        Decoded::Value { value, warnings } => {
+        PacketView::Absent => rows.note(absent),
+        PacketView::Pretty { text, warnings } => {
             for warning in warnings.iter().take(50) {
                 rows.warn(warning);
             }
-            rows.block(&value.pretty(), Style::new());
+            rows.block(text, Style::new());
         }
-        Decoded::Text(text) => rows.block(text, Style::new()),
+        PacketView::Text(text) => rows.block(text, Style::new()),
         // Offloading is decided by the packet's type alone, never by its size or look (C06).
-        Decoded::Offloaded { path } => {
+        PacketView::Offloaded { path, fetch } => {
             rows.block(
                 &format!("offloaded to object storage: {path}"),
                 theme::warning(),
             );
+            match fetch {
+                FetchState::Fetching => rows.note("fetching…"),
+                FetchState::Failed(reason) => rows.warn(&format!("could not fetch it: {reason}")),
+                // Replaced by the fetched value before it reaches the view.
+                FetchState::Done(_) => {}
+            }
         }
-        Decoded::Invalid { raw, reason } => {
+        PacketView::Invalid { raw, reason } => {
             rows.warn(reason);
             rows.block(raw, Style::new());
         }

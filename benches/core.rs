@@ -1,0 +1,149 @@
+//! In-process benchmarks: body parsing and column decoding, the shape's merge and flush, the
+//! app's update, superjson decoding, and building a frame at 1,000 / 10,000 / 100,000 runs.
+//!
+//! `cargo bench --bench core` (figures go into BENCHMARKS.md).
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::{Terminal, backend::TestBackend};
+
+use trigger_tui::app::{App, Msg, update};
+use trigger_tui::client::{FeedEvent, Flush, Shape};
+use trigger_tui::model::packet;
+use trigger_tui::protocol::{Schema, parse_body, pg_array, row_key};
+use trigger_tui::ui;
+
+const SCHEMA: &str = r#"{"id":{"type":"text","pk_index":0,"not_null":true},"friendlyId":{"type":"text"},
+"taskIdentifier":{"type":"text"},"status":{"type":"TaskRunStatus"},"createdAt":{"type":"timestamp"},
+"updatedAt":{"type":"timestamp"},"queuedAt":{"type":"timestamp"},"startedAt":{"type":"timestamp"},
+"completedAt":{"type":"timestamp"},"number":{"type":"int4"},"isTest":{"type":"bool"},
+"usageDurationMs":{"type":"int4"},"costInCents":{"type":"float8"},"baseCostInCents":{"type":"float8"},
+"payload":{"type":"text"},"payloadType":{"type":"text"},"output":{"type":"text"},
+"outputType":{"type":"text"},"metadata":{"type":"text"},"metadataType":{"type":"text"},
+"runTags":{"type":"text","dims":1},"error":{"type":"jsonb"},"realtimeStreams":{"type":"text","dims":1}}"#;
+
+const SUPERJSON: &str = r#"{"json":{"orderId":"9007199254740993","placedAt":"2026-12-03T10:00:00.000Z","labels":["a","b"],"byRegion":[["eu",3],["us",5]],"note":null,"items":[{"sku":"A-1","qty":2,"addedAt":"2026-12-01T08:00:00.000Z"},{"sku":"B-7","qty":1,"addedAt":"2026-12-02T09:30:00.000Z"}]},"meta":{"values":{"orderId":["bigint"],"placedAt":["Date"],"labels":["set"],"byRegion":["map"],"note":["undefined"],"items.0.addedAt":["Date"],"items.1.addedAt":["Date"]}}}"#;
+
+const STATUSES: [&str; 6] = [
+    "PENDING",
+    "EXECUTING",
+    "COMPLETED_SUCCESSFULLY",
+    "COMPLETED_WITH_ERRORS",
+    "DEQUEUED",
+    "CANCELED",
+];
+
+/// A snapshot body of `n` inserted runs with superjson payloads, as the server sends it.
+fn snapshot_body(n: usize) -> Vec<u8> {
+    let mut messages = Vec::with_capacity(n + 1);
+    for i in 1..=n {
+        let status = STATUSES[i % STATUSES.len()];
+        let task = ["import-rows", "send-email", "resize-image"][i % 3];
+        let tags = pg_array::encode(&[Some("tenant:acme"), Some(&*format!("shard {}", i % 7))]);
+        let value = serde_json::json!({
+            "id": format!("cm{i:08}"), "friendlyId": format!("run_{i:025}"),
+            "taskIdentifier": task,
+            "status": status, "createdAt": "2026-12-03T10:00:00.000",
+            "updatedAt": "2026-12-03T10:00:30.123", "queuedAt": "2026-12-03T10:00:00.500",
+            "startedAt": "2026-12-03T10:00:02.000", "completedAt": null, "number": i.to_string(),
+            "isTest": "f", "usageDurationMs": (i * 37 % 90_000).to_string(),
+            "costInCents": format!("{:.6}", i as f64 * 0.0013), "baseCostInCents": "0.0025",
+            "payload": SUPERJSON, "payloadType": "application/super+json",
+            "output": null, "outputType": null,
+            "metadata": r#"{"progress":0.5,"step":"parsing"}"#, "metadataType": "application/json",
+            "runTags": tags, "error": null, "realtimeStreams": "{}",
+        });
+        messages.push(serde_json::json!({
+            "key": row_key(&format!("cm{i:08}")), "value": value,
+            "headers": {"operation": "insert"},
+        }));
+    }
+    messages.push(serde_json::json!({"headers": {"control": "up-to-date"}}));
+    serde_json::to_vec(&messages).unwrap_or_default()
+}
+
+fn runs(n: usize) -> Flush {
+    let mut shape = Shape::with_schema(Schema::parse(SCHEMA).unwrap_or_default());
+    let messages = parse_body(&snapshot_body(n)).unwrap_or_default();
+    shape.apply(messages).pop().unwrap_or_default()
+}
+
+fn app_with(n: usize) -> App {
+    let mut app = App::new("batch_bench", "bench", chrono::Utc::now());
+    update(&mut app, Msg::Resize(200, 50));
+    update(&mut app, Msg::Feed(FeedEvent::Runs(runs(n))));
+    // Selection mid-table.
+    for _ in 0..3 {
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE)),
+        );
+    }
+    let middle = app.runs.get(n / 2).map(|r| r.id.clone());
+    if let Some(id) = middle {
+        app.selected = Some(id);
+        update(&mut app, Msg::Resize(200, 50));
+    }
+    app
+}
+
+fn ingest(c: &mut Criterion) {
+    let body = snapshot_body(1_000);
+    let mut group = c.benchmark_group("ingest_1000_rows");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("parse_body", |b| b.iter(|| parse_body(black_box(&body))));
+    group.throughput(Throughput::Elements(1_000));
+    group.bench_function("parse_and_apply_to_shape", |b| {
+        b.iter(|| {
+            let mut shape = Shape::with_schema(Schema::parse(SCHEMA).unwrap_or_default());
+            shape.apply(parse_body(black_box(&body)).unwrap_or_default())
+        })
+    });
+    group.finish();
+}
+
+fn superjson(c: &mut Criterion) {
+    c.bench_function("superjson_decode", |b| {
+        b.iter(|| packet::superjson(black_box(SUPERJSON)))
+    });
+}
+
+fn app_update(c: &mut Criterion) {
+    let flush = runs(1_000);
+    c.bench_function("update_insert_1000_runs", |b| {
+        b.iter(|| {
+            let mut app = App::new("b", "s", chrono::Utc::now());
+            update(&mut app, Msg::Feed(FeedEvent::Runs(flush.clone())));
+            app
+        })
+    });
+    let mut app = app_with(100_000);
+    let one = Flush {
+        runs: vec![flush.runs[500].clone()],
+        removed: vec![],
+        complete: false,
+    };
+    c.bench_function("update_one_run_in_100000", |b| {
+        b.iter(|| update(&mut app, Msg::Feed(FeedEvent::Runs(one.clone()))))
+    });
+}
+
+fn render(c: &mut Criterion) {
+    let mut group = c.benchmark_group("frame_200x50");
+    for n in [1_000, 10_000, 100_000] {
+        let app = app_with(n);
+        let mut terminal = match Terminal::new(TestBackend::new(200, 50)) {
+            Ok(t) => t,
+            Err(_) => return,
+        };
+        group.bench_with_input(BenchmarkId::from_parameter(n), &app, |b, app| {
+            b.iter(|| terminal.draw(|frame| ui::view(app, frame)).map(|_| ()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, ingest, superjson, app_update, render);
+criterion_main!(benches);
