@@ -114,6 +114,15 @@ pub struct SimArgs {
     /// Simulation speed: 1 is real time, 10 is ten times faster, `max` does not wait at all.
     #[arg(long = "speed", value_name = "X", default_value = "1", value_parser = parse_speed)]
     pub speed: f64,
+
+    /// Faults the server injects into feed responses, comma-separated: none, drop, 409, 429,
+    /// 5xx, slow, truncate, duplicate (deterministic for the seed).
+    #[arg(long = "faults", value_name = "KINDS", default_value = "none")]
+    pub faults: String,
+
+    /// Share of feed responses that get a fault (0 to 1).
+    #[arg(long = "fault-rate", value_name = "X", default_value_t = 0.1)]
+    pub fault_rate: f64,
 }
 
 /// Subcommands.

@@ -53,22 +53,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn server_config(sim: &SimArgs) -> server::ServerConfig {
-    server::ServerConfig {
+fn server_config(sim: &SimArgs) -> Result<server::ServerConfig> {
+    let faults = server::FaultConfig::parse(&sim.faults, sim.fault_rate)
+        .map_err(|e| eyre!("--faults {:?} --fault-rate {}: {e}", sim.faults, sim.fault_rate))?;
+    Ok(server::ServerConfig {
         runs: sim.runs,
         seed: sim.seed,
         speed: sim.speed,
+        faults,
         ..server::ServerConfig::default()
-    }
+    })
 }
 
 /// `trigger-tui serve`: the embedded server alone, until a signal.
 async fn serve(args: ServeArgs) -> Result<u8> {
     logging::init(logging::Sink::Stderr, None).wrap_err("could not set up logging")?;
     let addr = SocketAddr::new(args.host, args.port);
-    let handle = server::start(server_config(&args.sim), addr)
-        .await
-        .wrap_err_with(|| format!("could not listen on {addr}"))?;
+    let config = match server_config(&args.sim) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("trigger-tui serve: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let handle =
+        server::start(config, addr).await.wrap_err_with(|| format!("could not listen on {addr}"))?;
     println!("trigger-tui serve: listening on {}", handle.base_url());
     println!("  batch:      {}", handle.batch_id());
     println!("  demo key:   {}", handle.secret_key());
@@ -111,7 +120,14 @@ async fn watch(args: WatchArgs) -> Result<u8> {
     let mut replay = None;
     let (feed, source) = if args.demo {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let handle = server::start(server_config(&args.sim), addr)
+        let config = match server_config(&args.sim) {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("trigger-tui: {e}");
+                return Ok(exit::USAGE);
+            }
+        };
+        let handle = server::start(config, addr)
             .await
             .wrap_err("could not start the embedded demo server")?;
         let api_url = reqwest::Url::parse(&handle.base_url()).wrap_err("bad demo server URL")?;
