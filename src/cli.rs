@@ -83,6 +83,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "demo")]
     pub replay: Option<PathBuf>,
 
+    /// On exit, print key-to-frame and server-change-to-frame latency percentiles to stderr.
+    #[arg(long)]
+    pub latency_report: bool,
+
     /// Also write logs to this file.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,

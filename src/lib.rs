@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod latency;
 pub mod logging;
 pub mod model;
 pub mod output;

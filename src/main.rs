@@ -239,15 +239,21 @@ async fn watch(args: WatchArgs) -> Result<u8> {
         }
         OutputMode::Tui => {
             let mut guard = TerminalGuard::enter();
+            let mut latency = trigger_tui::latency::Report::default();
+            let started = std::time::Instant::now();
             let result = tui::run(
                 &mut guard.terminal,
                 &mut app,
                 feed_rx,
                 settings.tick_rate,
                 packets,
+                &mut latency,
             )
             .await;
             drop(guard);
+            if args.latency_report {
+                eprintln!("{}", latency.render(started.elapsed()));
+            }
             match result.wrap_err("terminal error")? {
                 Exit::Quit => match (&app.failure, &app.connection) {
                     (Some(reason), Connection::Failed { detail, .. }) => {

@@ -109,6 +109,32 @@ impl PacketFetcher {
     }
 }
 
+/// The last decoded form of each run's packets: a payload rarely changes between the states
+/// of a run, so it is decoded once rather than once per printed line.
+#[derive(Default)]
+struct DecodeCache {
+    entries: HashMap<(String, &'static str), (Packet, Option<serde_json::Value>)>,
+}
+
+impl DecodeCache {
+    fn get(&mut self, run_id: &str, field: &str, packet: &Packet) -> Option<serde_json::Value> {
+        let field: &'static str = match field {
+            "payload" => "payload",
+            "output" => "output",
+            _ => "metadata",
+        };
+        let key = (run_id.to_string(), field);
+        if let Some((cached, value)) = self.entries.get(&key)
+            && cached == packet
+        {
+            return value.clone();
+        }
+        let value = packet.decode().to_canonical();
+        self.entries.insert(key, (packet.clone(), value.clone()));
+        value
+    }
+}
+
 /// Prints runs as they arrive until the feed fails, a signal arrives, or (with
 /// `exit_when_done`) the batch is done. Returns the exit code.
 pub async fn run_ndjson(
@@ -119,6 +145,7 @@ pub async fn run_ndjson(
     out: &mut (dyn Write + Send),
 ) -> u8 {
     let mut signals = Signals::new();
+    let mut decoded = DecodeCache::default();
     loop {
         let event = tokio::select! {
             event = feed_rx.recv() => event,
@@ -136,7 +163,8 @@ pub async fn run_ndjson(
                 for run in &flush.runs {
                     let resolved = fetcher.resolve(run).await;
                     let run = resolved.as_ref().unwrap_or(run);
-                    if writeln!(out, "{}", run.to_sdk_json()).is_err() {
+                    let json = run.to_sdk_json_with(&mut |field, packet| decoded.get(&run.id, field, packet));
+                    if writeln!(out, "{json}").is_err() {
                         // stdout closed (e.g. piped into `head`): nothing more to do.
                         return exit::OK;
                     }

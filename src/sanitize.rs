@@ -38,17 +38,23 @@ fn push_sanitized(out: &mut String, text: &str, keep_newlines: bool) {
     }
 }
 
-/// C1 controls, bidi controls, zero-width and other format characters that would change how
-/// the rest of the line looks.
+/// C1 controls, bidi controls, zero-width and every other format character (Unicode category
+/// Cf) that would change how the rest of the line looks or hide text.
 fn is_invisible(c: char) -> bool {
     matches!(c as u32,
         0x80..=0x9f            // C1 controls
+        | 0xad                 // soft hyphen
+        | 0x600..=0x605 | 0x6dd | 0x70f | 0x890..=0x891 | 0x8e2 // Arabic/Syriac format marks
+        | 0x61c                // Arabic letter mark (a bidi control)
+        | 0x180e               // Mongolian vowel separator (zero width)
         | 0x200b..=0x200f      // zero-width space/joiners, LRM, RLM
         | 0x2028..=0x202e      // line/paragraph separators, bidi embeddings and overrides
-        | 0x2060..=0x2064      // word joiner, invisible operators
-        | 0x2066..=0x2069      // bidi isolates
+        | 0x2060..=0x206f      // word joiner, invisible operators, bidi isolates, deprecated
+                               // format characters (and U+2065, unassigned but ignorable)
         | 0xfeff               // zero-width no-break space
         | 0xfff9..=0xfffb      // interlinear annotations
+        | 0x110bd | 0x110cd | 0x13430..=0x1343f | 0x1bca0..=0x1bca3 | 0x1d173..=0x1d17a
+        | 0xe0000..=0xe007f    // tag characters: invisible, can smuggle hidden text
     ) && c != '\u{200d}' // ZWJ joins emoji sequences; it is shown as part of the glyph
 }
 
@@ -89,6 +95,20 @@ mod tests {
         assert_eq!(sanitize_line("\u{85}"), "\\u{85}");
         // The ZWJ inside an emoji sequence stays.
         assert_eq!(sanitize_line("👩\u{200d}🔬"), "👩\u{200d}🔬");
+    }
+
+    #[test]
+    fn every_format_character_is_shown() {
+        // The Arabic letter mark is a bidi control; soft hyphens, the Mongolian vowel
+        // separator and tag characters draw as nothing (tags can hide a whole message).
+        assert_eq!(
+            sanitize_line("a\u{61c}b\u{ad}c\u{180e}d\u{206a}e\u{2065}"),
+            "a\\u{61c}b\\u{ad}c\\u{180e}d\\u{206a}e\\u{2065}"
+        );
+        assert_eq!(
+            sanitize_line("ok\u{e0001}\u{e0069}\u{e007f}"),
+            "ok\\u{e0001}\\u{e0069}\\u{e007f}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the loop that turns terminal events, feed events, ticks and signals into `Msg`s, runs
 //! `update`, and draws once per batch of messages.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use crossterm::event::{Event, EventStream};
@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use crate::app::{App, Cmd, Connection, Msg, update};
 use crate::client::packets;
 use crate::client::{FeedConfig, FeedEvent, Transport};
+use crate::latency::Report;
 use crate::ui;
 
 /// At most this many queued messages are applied before a frame is drawn, so a burst of feed
@@ -51,6 +52,9 @@ pub enum Exit {
     FeedLost,
 }
 
+/// The shortest time between two frames: at most 60 frames a second, however fast updates come.
+const FRAME_BUDGET: Duration = Duration::from_micros(16_667);
+
 /// Runs the dashboard until the user quits. The terminal must already be in raw mode.
 pub async fn run(
     terminal: &mut DefaultTerminal,
@@ -58,6 +62,7 @@ pub async fn run(
     mut feed_rx: mpsc::Receiver<FeedEvent>,
     tick_rate: Duration,
     packets: PacketSource,
+    latency: &mut Report,
 ) -> std::io::Result<Exit> {
     // Results of effects (packet downloads) come back here as messages.
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(16);
@@ -67,15 +72,24 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut signals = Signals::new();
     let mut feed_open = true;
+    // What the next frame will show, for the latency report.
+    let mut keys_waiting: Vec<Instant> = Vec::new();
+    let mut changes_waiting: Vec<u64> = Vec::new();
+    let mut dirty = false;
 
     let size = terminal.size()?;
     update(app, Msg::Resize(size.width, size.height));
     terminal.draw(|frame| ui::view(app, frame))?;
+    let mut last_frame = Instant::now();
 
     loop {
+        let next_frame = tokio::time::Instant::from_std(last_frame + FRAME_BUDGET);
         let msg = tokio::select! {
             event = events.next() => match event {
-                Some(Ok(Event::Key(key))) => Msg::Key(key),
+                Some(Ok(Event::Key(key))) => {
+                    keys_waiting.push(Instant::now());
+                    Msg::Key(key)
+                }
                 Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => {
@@ -86,6 +100,10 @@ pub async fn run(
                 None => Msg::Quit,
             },
             event = feed_rx.recv(), if feed_open => match event {
+                Some(FeedEvent::ChangedAt(ms)) => {
+                    changes_waiting.push(ms);
+                    continue;
+                }
                 Some(event) => Msg::Feed(event),
                 None => {
                     feed_open = false;
@@ -101,25 +119,68 @@ pub async fn run(
                 info!("{name} received; quitting");
                 Msg::Quit
             }
+            // A frame held back by the budget is due.
+            _ = tokio::time::sleep_until(next_frame), if dirty => {
+                draw(terminal, app, &debug_panic, latency, &mut keys_waiting, &mut changes_waiting)?;
+                last_frame = Instant::now();
+                dirty = false;
+                continue;
+            }
         };
         if update(app, msg) == Some(Cmd::Quit) {
             return Ok(Exit::Quit);
         }
         // Coalesce: apply whatever else is already queued, then draw once.
         for _ in 0..DRAIN_LIMIT {
-            let Ok(event) = feed_rx.try_recv() else { break };
-            if update(app, Msg::Feed(event)) == Some(Cmd::Quit) {
+            let msg = match feed_rx.try_recv() {
+                Ok(FeedEvent::ChangedAt(ms)) => {
+                    changes_waiting.push(ms);
+                    continue;
+                }
+                Ok(event) => Msg::Feed(event),
+                Err(_) => break,
+            };
+            if update(app, msg) == Some(Cmd::Quit) {
                 return Ok(Exit::Quit);
             }
         }
         for cmd in std::mem::take(&mut app.outbox) {
             packets.run(cmd, &msg_tx);
         }
-        if debug_panic.as_deref() == Some("render") {
-            panic!("TRIGGER_TUI_DEBUG_PANIC=render: a forced panic while drawing");
+        if last_frame.elapsed() >= FRAME_BUDGET {
+            draw(terminal, app, &debug_panic, latency, &mut keys_waiting, &mut changes_waiting)?;
+            last_frame = Instant::now();
+            dirty = false;
+        } else {
+            dirty = true;
         }
-        terminal.draw(|frame| ui::view(app, frame))?;
     }
+}
+
+/// Draws one frame and accounts for the latencies it ends.
+fn draw(
+    terminal: &mut DefaultTerminal,
+    app: &App,
+    debug_panic: &Option<String>,
+    latency: &mut Report,
+    keys_waiting: &mut Vec<Instant>,
+    changes_waiting: &mut Vec<u64>,
+) -> std::io::Result<()> {
+    if debug_panic.as_deref() == Some("render") {
+        panic!("TRIGGER_TUI_DEBUG_PANIC=render: a forced panic while drawing");
+    }
+    terminal.draw(|frame| ui::view(app, frame))?;
+    latency.frames += 1;
+    for pressed in keys_waiting.drain(..) {
+        latency.key_to_frame.push(pressed.elapsed());
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    for changed in changes_waiting.drain(..) {
+        latency.change_to_frame.push(Duration::from_millis(now_ms.saturating_sub(changed)));
+    }
+    Ok(())
 }
 
 /// Where offloaded packets are downloaded from: the feed's own transport and config.

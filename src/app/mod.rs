@@ -17,6 +17,7 @@ use ratatui::style::Color;
 use crate::client::packets::Field;
 use crate::client::{BatchInfo, ExitReason};
 use crate::model::{Decoded, Packet, Run, Summary};
+use crate::ui::layout;
 
 pub use msg::{Cmd, Msg};
 pub use update::update;
@@ -123,6 +124,8 @@ pub struct App {
     pub now: DateTime<Utc>,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
+    /// Rows the run table and the detail pane show at this size (kept by `update`).
+    pub(crate) pages: (usize, usize),
     /// Status colour overrides from the config file (API status in lower case → colour).
     pub colors: BTreeMap<String, Color>,
     /// When the last run update arrived.
@@ -156,6 +159,7 @@ impl App {
             show_log: false,
             now,
             size: (120, 40),
+            pages: (layout::table_rows(DEFAULT_AREA, false), layout::detail_rows(DEFAULT_AREA, false)),
             colors: BTreeMap::new(),
             last_update: None,
             should_quit: false,
@@ -239,6 +243,9 @@ impl App {
         self.summary.all_final() && self.summary.total() >= expected
     }
 }
+
+/// The size assumed until the terminal reports its own.
+const DEFAULT_AREA: ratatui::layout::Rect = ratatui::layout::Rect::new(0, 0, 120, 40);
 
 fn sort_key(run: &Run) -> (i64, &str) {
     (run.number.unwrap_or(i64::MAX), run.id.as_str())

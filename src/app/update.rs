@@ -22,6 +22,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
         }
         Msg::Resize(width, height) => {
             app.size = (width, height);
+            relayout(app);
             keep_selection_visible(app);
         }
         Msg::Tick(now) => app.now = now,
@@ -72,6 +73,7 @@ fn on_feed(app: &mut App, event: FeedEvent) {
             app.connection = Connection::Failed { reason, detail };
         }
         FeedEvent::BatchInfo(info) => app.batch_info = Some(info),
+        FeedEvent::ChangedAt(_) => {}
         FeedEvent::Runs(flush) => {
             if flush.complete {
                 // After a refetch the flush is the whole set: drop what is no longer there.
@@ -108,7 +110,6 @@ fn on_feed(app: &mut App, event: FeedEvent) {
 }
 
 fn act(app: &mut App, action: Action) -> Option<Cmd> {
-    let area = Rect::new(0, 0, app.size.0, app.size.1);
     match action {
         Action::Quit => {
             app.should_quit = true;
@@ -122,10 +123,11 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
         }
         Action::ToggleLog => {
             app.show_log = !app.show_log;
+            relayout(app);
             keep_selection_visible(app);
         }
         _ if app.focus == Focus::Detail => {
-            let page = layout::detail_rows(area, app.show_log) as u16;
+            let page = app.pages.1 as u16;
             app.detail_scroll = match action {
                 Action::Up => app.detail_scroll.saturating_sub(1),
                 Action::Down => app.detail_scroll.saturating_add(1),
@@ -142,7 +144,7 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
                 return None;
             }
             let last = app.runs.len() - 1;
-            let page = layout::table_rows(area, app.show_log);
+            let page = app.pages.0;
             let current = app.selected_index().unwrap_or(0);
             let next = match action {
                 Action::Up => current.saturating_sub(1),
@@ -164,10 +166,17 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
     None
 }
 
+/// Recomputes the page heights of the table and the detail pane: only when the terminal size
+/// or the panes change, never per event (solving the layout is the costliest thing `update`
+/// could do).
+fn relayout(app: &mut App) {
+    let area = Rect::new(0, 0, app.size.0, app.size.1);
+    app.pages = (layout::table_rows(area, app.show_log), layout::detail_rows(area, app.show_log));
+}
+
 /// Scrolls the table so the selected run is on screen.
 fn keep_selection_visible(app: &mut App) {
-    let area = Rect::new(0, 0, app.size.0, app.size.1);
-    let rows = layout::table_rows(area, app.show_log);
+    let rows = app.pages.0;
     let max_offset = app.runs.len().saturating_sub(rows);
     if let Some(i) = app.selected_index() {
         if i < app.table_offset {

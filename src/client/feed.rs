@@ -94,6 +94,8 @@ pub struct Response {
     pub cursor: Option<String>,
     pub schema: Option<Schema>,
     pub bytes: usize,
+    /// When the server made the newest change in this response (Unix ms), if it says so.
+    pub changed_at_ms: Option<u64>,
 }
 
 /// What a round produced: data, or a must-refetch with the new handle.
@@ -202,6 +204,8 @@ fn read_ok(response: &RawResponse, live: bool) -> Result<Outcome, FeedError> {
     let messages = parse_body(body).map_err(|BodyError::NotJson(e)| {
         FeedError::BadBody(format!("{} ({} bytes)", clip_line(&e, 120), body.len()))
     })?;
+    let changed_at_ms =
+        response.header(crate::latency::CHANGED_AT_HEADER).and_then(|v| v.trim().parse().ok());
     Ok(Outcome::Data(Response {
         messages,
         offset,
@@ -209,6 +213,7 @@ fn read_ok(response: &RawResponse, live: bool) -> Result<Outcome, FeedError> {
         cursor,
         schema,
         bytes: body.len(),
+        changed_at_ms,
     }))
 }
 

@@ -45,6 +45,9 @@ pub enum FeedEvent {
     },
     /// The batch's own record (run count, status).
     BatchInfo(BatchInfo),
+    /// The runs just sent reflect a server change made at this time (Unix ms); for latency
+    /// measurement only.
+    ChangedAt(u64),
 }
 
 /// Why a feed failed, for exit codes.
@@ -153,6 +156,7 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 }
                 let flushes = shape.apply(response.messages);
                 let caught_up = !flushes.is_empty();
+                let stamp = response.changed_at_ms.filter(|_| caught_up);
                 for flush in flushes {
                     if refetch_strikes > 0 {
                         refetch_strikes = 0;
@@ -161,6 +165,11 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                     if feed_tx.send(FeedEvent::Runs(flush)).await.is_err() {
                         return;
                     }
+                }
+                if let Some(ms) = stamp
+                    && feed_tx.send(FeedEvent::ChangedAt(ms)).await.is_err()
+                {
+                    return;
                 }
                 if caught_up && !reported_live {
                     reported_live = true;

@@ -21,7 +21,7 @@ impl Summary {
         *self.by_status.entry(run.status.clone()).or_default() += 1;
         self.total += 1;
         self.finals += usize::from(run.status.is_final());
-        self.cost_cents += run.total_cost_cents().unwrap_or(0.0);
+        self.cost_cents += cost(run);
     }
 
     /// Accounts for a run that left the table (or is about to be replaced).
@@ -36,7 +36,7 @@ impl Summary {
         self.finals = self
             .finals
             .saturating_sub(usize::from(run.status.is_final()));
-        self.cost_cents -= run.total_cost_cents().unwrap_or(0.0);
+        self.cost_cents -= cost(run);
         if self.total == 0 {
             self.cost_cents = 0.0;
         }
@@ -71,6 +71,15 @@ impl Summary {
     }
 }
 
+/// A run's cost as the running total counts it. A cost that is not a finite number (float8 can
+/// carry `NaN` and `Infinity`) counts as 0: added once, it would make the total NaN for good,
+/// since subtracting it again cannot undo it (`inf - inf` is NaN too).
+fn cost(run: &Run) -> f64 {
+    run.total_cost_cents()
+        .filter(|c| c.is_finite())
+        .unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +112,29 @@ mod tests {
         assert!(s.all_final());
         assert_eq!(s.count(&RunStatus::Executing), 0);
         assert_eq!(s.counts().count(), 2);
+    }
+
+    #[test]
+    fn a_cost_that_is_not_a_number_does_not_poison_the_total() {
+        let mut s = Summary::default();
+        s.add(&run("EXECUTING", "1"));
+        for bad in ["NaN", "Infinity", "-Infinity"] {
+            let odd = run("EXECUTING", bad);
+            s.add(&odd);
+            assert!(
+                (s.cost_cents() - 1.0).abs() < 1e-9,
+                "{bad}: {}",
+                s.cost_cents()
+            );
+            // The run's next state has a real cost again.
+            s.remove(&odd);
+            s.add(&run("COMPLETED_SUCCESSFULLY", "2"));
+            assert!(
+                (s.cost_cents() - 3.0).abs() < 1e-9,
+                "{bad}: {}",
+                s.cost_cents()
+            );
+            s.remove(&run("COMPLETED_SUCCESSFULLY", "2"));
+        }
     }
 }

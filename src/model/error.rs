@@ -58,30 +58,57 @@ impl RunError {
         }
     }
 
-    /// The object the SDK yields (`createJsonErrorObject`).
-    // TODO: the SDK's error "enhancer" rewrites a few special cases (UnexpectedExitError,
-    // OOM kills, deadlocks) before this; the simulator never produces them, so they are not
-    // mirrored yet.
+    /// The object the SDK yields (`createJsonErrorObject`), after the SDK's "enhancer" has
+    /// rewritten the special cases it knows (process signals, OOM kills, deadlocks).
     pub fn to_sdk_json(&self) -> Json {
+        let internal = |code: &str| json!({ "message": format!("trigger.dev internal error ({code})") });
+        if let Some(code) = self.enhanced_code() {
+            return internal(code);
+        }
         match self {
-            Self::BuiltIn {
-                name,
-                message,
-                stack_trace,
-                causes,
-            } => {
+            Self::BuiltIn { name, message, causes, .. }
+                if name == "TriggerApiError" && message.starts_with("Deadlock detected:") =>
+            {
                 let mut out =
-                    json!({ "name": name, "message": message, "stackTrace": stack_trace });
+                    json!({ "name": "Concurrency Deadlock Error", "message": message, "stackTrace": "" });
+                if let (Some(causes), Some(map)) = (causes, out.as_object_mut()) {
+                    map.insert("causes".into(), causes.clone());
+                }
+                out
+            }
+            Self::BuiltIn { name, message, stack_trace, causes } => {
+                let mut out = json!({ "name": name, "message": message, "stackTrace": stack_trace });
                 if let (Some(causes), Some(map)) = (causes, out.as_object_mut()) {
                     map.insert("causes".into(), causes.clone());
                 }
                 out
             }
             Self::Custom { raw } | Self::String { raw } => json!({ "message": raw }),
-            Self::Internal { code, .. } => {
-                json!({ "message": format!("trigger.dev internal error ({code})") })
-            }
+            Self::Internal { code, .. } => internal(code),
             Self::Unknown(value) => json!({ "message": value.to_string() }),
+        }
+    }
+
+    /// The internal error code the SDK's enhancer turns this error into, if any.
+    pub fn enhanced_code(&self) -> Option<&'static str> {
+        match self {
+            Self::BuiltIn { name, message, stack_trace, .. } => {
+                if name == "UnexpectedExitError" && message.starts_with("Unexpected exit with code -1")
+                {
+                    return Some(signal_code(stack_trace));
+                }
+                if name == "Error" && message == "ffmpeg was killed with signal SIGKILL" {
+                    return Some("TASK_PROCESS_OOM_KILLED");
+                }
+                if message == "MANUAL_OOM_KILL_ERROR" {
+                    return Some("TASK_PROCESS_OOM_KILLED");
+                }
+                None
+            }
+            Self::Internal { code, message, .. } if code == "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE" => {
+                Some(signal_code(message.as_deref().unwrap_or("")))
+            }
+            _ => None,
         }
     }
 
@@ -110,6 +137,21 @@ impl RunError {
             Self::Internal { .. } => "INTERNAL_ERROR",
             Self::Unknown(_) => "unknown error type",
         }
+    }
+}
+
+/// The code for a process that died of the signal named in the first 100 characters of a
+/// message, as the SDK reads it.
+fn signal_code(text: &str) -> &'static str {
+    let head: String = text.chars().take(100).collect();
+    if head.contains("SIGTERM") {
+        "TASK_PROCESS_SIGTERM"
+    } else if head.contains("SIGSEGV") {
+        "TASK_PROCESS_SIGSEGV"
+    } else if head.contains("SIGKILL") || head.contains("SIGABRT") {
+        "TASK_PROCESS_MAYBE_OOM_KILLED"
+    } else {
+        "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE"
     }
 }
 
@@ -154,6 +196,38 @@ mod tests {
             RunError::from_json(&json!("just a string")),
             RunError::Unknown(_)
         ));
+    }
+
+    #[test]
+    fn the_sdk_enhancer_special_cases_are_mirrored() {
+        let cases = [
+            (json!({"type":"BUILT_IN_ERROR","name":"Error","message":"MANUAL_OOM_KILL_ERROR","stackTrace":"s"}),
+             "TASK_PROCESS_OOM_KILLED"),
+            (json!({"type":"BUILT_IN_ERROR","name":"UnexpectedExitError","message":"Unexpected exit with code -1",
+                "stackTrace":"killed by SIGTERM"}), "TASK_PROCESS_SIGTERM"),
+            (json!({"type":"BUILT_IN_ERROR","name":"UnexpectedExitError","message":"Unexpected exit with code -1",
+                "stackTrace":"no signal"}), "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE"),
+            (json!({"type":"BUILT_IN_ERROR","name":"Error","message":"ffmpeg was killed with signal SIGKILL",
+                "stackTrace":"s"}), "TASK_PROCESS_OOM_KILLED"),
+            (json!({"type":"INTERNAL_ERROR","code":"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
+                "message":"exited with SIGSEGV"}), "TASK_PROCESS_SIGSEGV"),
+            (json!({"type":"INTERNAL_ERROR","code":"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
+                "message":"got SIGABRT"}), "TASK_PROCESS_MAYBE_OOM_KILLED"),
+        ];
+        for (stored, code) in cases {
+            let error = RunError::from_json(&stored);
+            assert_eq!(
+                error.to_sdk_json(),
+                json!({"message": format!("trigger.dev internal error ({code})")}),
+                "{stored}"
+            );
+        }
+        let deadlock = RunError::from_json(&json!({"type":"BUILT_IN_ERROR","name":"TriggerApiError",
+            "message":"Deadlock detected: a waits on b","stackTrace":"at x"}));
+        assert_eq!(
+            deadlock.to_sdk_json(),
+            json!({"name":"Concurrency Deadlock Error","message":"Deadlock detected: a waits on b","stackTrace":""})
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! detail pane or headless output needs the value. `application/store` packets are not fetched
 //! here; they decode to [`Decoded::Offloaded`].
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value as Json};
@@ -134,49 +135,109 @@ pub fn superjson(text: &str) -> Result<(SjValue, Vec<String>), String> {
     };
     let json = root.remove("json").unwrap_or(Json::Null);
     let mut value = from_json(json);
-    let mut warnings = Vec::new();
+    let mut walk = Walk::default();
     if let Some(values) = root.get("meta").and_then(|m| m.get("values")) {
-        apply_tree(&mut value, values, &mut Vec::new(), &mut warnings);
+        apply_tree(&mut value, values, &mut Vec::new(), &mut walk);
     }
-    Ok((value, warnings))
+    Ok((value, walk.warnings))
+}
+
+/// What applying the annotations keeps between steps: the warnings, and where each field of a
+/// wide object is, so that finding a field is not a scan of the object for every annotation
+/// (which made annotating every field of an object quadratic).
+#[derive(Default)]
+struct Walk {
+    warnings: Vec<String>,
+    /// Field positions of the objects looked into, by the address and length of their field
+    /// list. Objects are only built before the walk (never during it), so a live object's list
+    /// is never at an address another indexed list had; a found position is checked anyway.
+    fields: HashMap<(usize, usize), HashMap<String, usize>>,
+}
+
+/// Objects with fewer fields are searched directly.
+const INDEX_FIELDS: usize = 32;
+
+impl Walk {
+    fn position(&mut self, fields: &[(String, SjValue)], key: &str) -> Option<usize> {
+        if fields.len() < INDEX_FIELDS {
+            return fields.iter().position(|(k, _)| k == key);
+        }
+        let index = self
+            .fields
+            .entry((fields.as_ptr() as usize, fields.len()))
+            .or_insert_with(|| {
+                let mut index = HashMap::with_capacity(fields.len());
+                for (i, (k, _)) in fields.iter().enumerate() {
+                    index.entry(k.clone()).or_insert(i);
+                }
+                index
+            });
+        let i = *index.get(key)?;
+        match fields.get(i) {
+            Some((k, _)) if k == key => Some(i),
+            _ => fields.iter().position(|(k, _)| k == key),
+        }
+    }
 }
 
 /// Walks superjson's annotation tree: either `[annotation, {children}]` or `{path: subtree}`.
 /// Children are applied before their parent, as superjson does.
-fn apply_tree(
-    root: &mut SjValue,
-    tree: &Json,
-    origin: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) {
+fn apply_tree(root: &mut SjValue, tree: &Json, origin: &mut Vec<String>, walk: &mut Walk) {
     match tree {
         Json::Array(node) => {
             if let Some(Json::Object(children)) = node.get(1) {
-                apply_children(root, children, origin, warnings);
+                apply_children(root, children, origin, walk);
             }
             match node.first() {
-                Some(annotation) => apply_at(root, origin, annotation, warnings),
-                None => warnings.push(format!("empty annotation at {}", origin.join("."))),
+                Some(annotation) => apply_at(root, origin, annotation, walk),
+                None => walk
+                    .warnings
+                    .push(format!("empty annotation at {}", place(origin))),
             }
         }
-        Json::Object(children) => apply_children(root, children, origin, warnings),
-        other => warnings.push(format!(
-            "unexpected annotation {other} at {}",
-            origin.join(".")
+        Json::Object(children) => apply_children(root, children, origin, walk),
+        other => walk.warnings.push(format!(
+            "unexpected annotation {} at {}",
+            quote(other),
+            place(origin)
         )),
     }
+}
+
+/// Longest path or annotation text a warning quotes: a warning is written for each annotation,
+/// and paths nest, so quoting them whole would make warnings grow with depth × length.
+const QUOTE_MAX: usize = 120;
+
+fn clip_quote(text: String) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        Some((end, _)) => format!("{}… ({} bytes)", &text[..end], text.len()),
+        None => text,
+    }
+}
+
+/// Where an annotation applies, for a warning: the dotted path, clipped.
+fn place(path: &[String]) -> String {
+    if path.is_empty() {
+        return "(root)".to_string();
+    }
+    clip_quote(path.join("."))
+}
+
+/// An annotation as JSON text, for a warning, clipped.
+fn quote(annotation: &Json) -> String {
+    clip_quote(annotation.to_string())
 }
 
 fn apply_children(
     root: &mut SjValue,
     children: &Map<String, Json>,
     origin: &mut Vec<String>,
-    warnings: &mut Vec<String>,
+    walk: &mut Walk,
 ) {
     for (key, subtree) in children {
         let depth = origin.len();
         origin.extend(parse_path(key));
-        apply_tree(root, subtree, origin, warnings);
+        apply_tree(root, subtree, origin, walk);
         origin.truncate(depth);
     }
 }
@@ -200,7 +261,11 @@ fn parse_path(path: &str) -> Vec<String> {
     out
 }
 
-fn get_mut<'a>(mut node: &'a mut SjValue, path: &[String]) -> Option<&'a mut SjValue> {
+fn get_mut<'a>(
+    mut node: &'a mut SjValue,
+    path: &[String],
+    walk: &mut Walk,
+) -> Option<&'a mut SjValue> {
     let mut i = 0;
     while i < path.len() {
         let key = &path[i];
@@ -208,7 +273,10 @@ fn get_mut<'a>(mut node: &'a mut SjValue, path: &[String]) -> Option<&'a mut SjV
             SjValue::Array(items) | SjValue::Set(items) => {
                 items.get_mut(key.parse::<usize>().ok()?)?
             }
-            SjValue::Object(fields) => &mut fields.iter_mut().find(|(k, _)| k == key)?.1,
+            SjValue::Object(fields) => {
+                let at = walk.position(fields, key)?;
+                &mut fields[at].1
+            }
             SjValue::Map(pairs) => {
                 let row = pairs.get_mut(key.parse::<usize>().ok()?)?;
                 i += 1;
@@ -225,15 +293,12 @@ fn get_mut<'a>(mut node: &'a mut SjValue, path: &[String]) -> Option<&'a mut SjV
     Some(node)
 }
 
-fn apply_at(root: &mut SjValue, path: &[String], annotation: &Json, warnings: &mut Vec<String>) {
-    let where_ = if path.is_empty() {
-        "(root)".to_string()
-    } else {
-        path.join(".")
-    };
-    let Some(node) = get_mut(root, path) else {
-        warnings.push(format!(
-            "annotation {annotation} points at {where_}, which does not exist"
+fn apply_at(root: &mut SjValue, path: &[String], annotation: &Json, walk: &mut Walk) {
+    let where_ = place(path);
+    let Some(node) = get_mut(root, path, walk) else {
+        walk.warnings.push(format!(
+            "annotation {} points at {where_}, which does not exist",
+            quote(annotation)
         ));
         return;
     };
@@ -241,7 +306,7 @@ fn apply_at(root: &mut SjValue, path: &[String], annotation: &Json, warnings: &m
     *node = match revive(current, annotation) {
         Ok(value) => value,
         Err((value, why)) => {
-            warnings.push(format!("{where_}: {why}"));
+            walk.warnings.push(format!("{where_}: {why}"));
             value
         }
     };
@@ -279,6 +344,16 @@ fn revive(value: SjValue, annotation: &Json) -> Result<SjValue, (SjValue, String
             }
             (tag, value) => fail(value, format!("cannot apply annotation {tag:?} here")),
         },
+        // Each node has one annotation; a second one reaching the same node (through another
+        // spelling of its path, e.g. `0` and `00`) must not wrap it again, or a payload could
+        // nest values as deep as it has annotations.
+        Json::Array(_) if matches!(value, SjValue::Custom { .. }) => fail(
+            value,
+            format!(
+                "a second annotation {} for the same value",
+                quote(annotation)
+            ),
+        ),
         Json::Array(parts) => {
             let kind = parts.first().and_then(Json::as_str).unwrap_or("?");
             let name = parts
@@ -293,7 +368,7 @@ fn revive(value: SjValue, annotation: &Json) -> Result<SjValue, (SjValue, String
                 value: Box::new(value),
             })
         }
-        other => fail(value, format!("unknown annotation {other}")),
+        other => fail(value, format!("unknown annotation {}", quote(other))),
     }
 }
 
@@ -670,6 +745,63 @@ mod tests {
             decode("{", "application/super+json"),
             Decoded::Invalid { .. }
         ));
+    }
+
+    #[test]
+    fn a_node_annotated_twice_is_wrapped_once() {
+        // `0`, `00` and `+0` all reach element 0: the later custom annotations only warn.
+        let (value, warnings) = superjson(
+            r#"{"json":[1],"meta":{"values":{"0":[["custom","a"]],"00":[["custom","b"]],"+0":[["custom","c"]]}}}"#,
+        )
+        .unwrap();
+        let SjValue::Array(items) = &value else {
+            panic!("{value:?}")
+        };
+        let SjValue::Custom { value: inner, .. } = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(**inner, SjValue::Number(1.into()));
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("second annotation"), "{warnings:?}");
+    }
+
+    #[test]
+    fn wide_objects_are_annotated_field_by_field() {
+        // More fields than INDEX_FIELDS: lookups go through the walk's index.
+        let n = 3 * INDEX_FIELDS;
+        let fields: Map<String, Json> = (0..n)
+            .map(|i| (format!("k{i}"), json!({"at": "2026-12-03T10:00:00.000Z"})))
+            .collect();
+        let mut values: Map<String, Json> = (0..n)
+            .map(|i| (format!("k{i}.at"), json!(["Date"])))
+            .collect();
+        values.insert("missing".into(), json!(["Date"]));
+        let text = json!({"json": fields, "meta": {"values": values}}).to_string();
+        let (value, warnings) = superjson(&text).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let SjValue::Object(fields) = &value else {
+            panic!("{value:?}")
+        };
+        assert_eq!(fields.len(), n);
+        for (k, v) in fields {
+            let SjValue::Object(inner) = v else {
+                panic!("{k}: {v:?}")
+            };
+            assert!(
+                matches!(inner[0].1, SjValue::Date(Some(_))),
+                "{k}: {inner:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn warnings_quote_long_paths_clipped() {
+        let key = "k".repeat(5_000);
+        let text = format!(r#"{{"json":1,"meta":{{"values":{{"{key}":["Date"]}}}}}}"#);
+        let (_, warnings) = superjson(&text).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].len() < 400, "{}", warnings[0].len());
+        assert!(warnings[0].contains("(5000 bytes)"), "{}", warnings[0]);
     }
 
     #[test]

@@ -162,6 +162,12 @@ impl Run {
     /// sorted, dates ISO with milliseconds, absent optional fields left out; plus `number` and
     /// `ttl`, which the SDK documents but does not yield.
     pub fn to_sdk_json(&self) -> Json {
+        self.to_sdk_json_with(&mut |_, packet| packet.decode().to_canonical())
+    }
+
+    /// [`Run::to_sdk_json`] with the caller decoding packets (`"payload"`, `"output"`,
+    /// `"metadata"`), so a printer can reuse what it decoded for an earlier state of the run.
+    pub fn to_sdk_json_with(&self, decode: &mut dyn FnMut(&str, &Packet) -> Option<Json>) -> Json {
         let mut m = Map::new();
         let mut put = |k: &str, v: Json| {
             m.insert(k.to_string(), v);
@@ -180,7 +186,7 @@ impl Run {
         }
         put("status", Json::String(self.status.api_name().to_string()));
         for (name, packet) in [("payload", &self.payload), ("output", &self.output)] {
-            if let Some(v) = packet.as_ref().and_then(|p| p.decode().to_canonical()) {
+            if let Some(v) = packet.as_ref().and_then(|p| decode(name, p)) {
                 put(name, v);
             }
         }

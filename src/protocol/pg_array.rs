@@ -19,10 +19,17 @@ pub enum ArrayError {
     Nested,
 }
 
+/// The whitespace Postgres skips around array elements (`array_isspace`): six ASCII characters.
+/// Any other space (NBSP, U+3000 …) is data: Postgres prints it unquoted, even at an element's
+/// edge, so trimming it would lose it.
+fn is_pg_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}')
+}
+
 /// Decodes a one-dimensional Postgres array literal into its elements; `NULL` (unquoted, any case)
 /// is a null element.
 pub fn parse(literal: &str) -> Result<Vec<Option<String>>, ArrayError> {
-    let text = literal.trim();
+    let text = literal.trim_matches(is_pg_space);
     let mut chars = text.char_indices().peekable();
     match chars.next() {
         Some((_, '{')) => {}
@@ -42,7 +49,7 @@ pub fn parse(literal: &str) -> Result<Vec<Option<String>>, ArrayError> {
     loop {
         // Skip whitespace before an element.
         while let Some((_, c)) = chars.peek() {
-            if c.is_whitespace() {
+            if is_pg_space(*c) {
                 chars.next();
             } else {
                 break;
@@ -68,7 +75,7 @@ pub fn parse(literal: &str) -> Result<Vec<Option<String>>, ArrayError> {
                 }
                 // Whitespace after a quoted element is allowed before the delimiter.
                 while let Some((_, c)) = chars.peek() {
-                    if c.is_whitespace() {
+                    if is_pg_space(*c) {
                         chars.next();
                     } else {
                         break;
@@ -97,7 +104,7 @@ pub fn parse(literal: &str) -> Result<Vec<Option<String>>, ArrayError> {
                         }
                     }
                 }
-                let trimmed = value.trim_end();
+                let trimmed = value.trim_end_matches(is_pg_space);
                 if trimmed.eq_ignore_ascii_case("NULL") {
                     None
                 } else {
@@ -201,6 +208,16 @@ mod tests {
     #[test]
     fn whitespace_around_elements() {
         assert_eq!(parse(r#"{ a , "b c" }"#), Ok(vec![s("a"), s("b c")]));
+    }
+
+    #[test]
+    fn only_ascii_spaces_are_padding() {
+        // Postgres prints these unquoted: a non-ASCII space at an element's edge is data.
+        assert_eq!(
+            parse("{\u{a0}tag\u{a0},\u{3000}x, y }"),
+            Ok(vec![s("\u{a0}tag\u{a0}"), s("\u{3000}x"), s("y")])
+        );
+        assert_eq!(parse("\u{b}{a}\u{c}"), Ok(vec![s("a")]));
     }
 
     #[test]

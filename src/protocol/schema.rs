@@ -220,6 +220,9 @@ fn parse_float(raw: &str) -> Option<f64> {
 /// `+05:30`). Without a zone it is UTC (PROTOCOL.md §3), never local time.
 pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
     let text = raw.trim();
+    if let Some(fast) = parse_plain_timestamp(text) {
+        return Some(fast);
+    }
     if text.len() < 19 || !text.is_char_boundary(10) || !text.is_char_boundary(19) {
         return None;
     }
@@ -256,9 +259,69 @@ pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
     Some(utc)
 }
 
+/// The common spelling without a zone, `YYYY-MM-DD[T ]HH:MM:SS[.f…]`, parsed without
+/// allocating; anything else goes the general way.
+fn parse_plain_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() < 19 || !matches!(b[10], b'T' | b' ') {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b.get(range)?.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let seps = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if seps.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let mut nanos = 0u32;
+    if b.len() > 19 {
+        let frac = b.get(20..)?;
+        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        for (i, &c) in frac.iter().enumerate() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            nanos += u32::from(c - b'0') * 10u32.pow(8 - i as u32);
+        }
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)?;
+    Some(date.and_time(time).and_utc())
+}
+
 /// Formats an instant as the SDK prints a JS `Date`: ISO 8601, milliseconds, `Z`.
 pub fn format_timestamp(at: &DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    // Hand-rolled: chrono's strftime parses its pattern on every call, and every printed run
+    // carries up to seven of these.
+    let millis = at.nanosecond() / 1_000_000 % 1000;
+    let mut out = [0u8; 24];
+    let mut put = |at: usize, value: u32, width: usize| {
+        let mut v = value;
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year as u32, 4);
+    put(5, at.month(), 2);
+    put(8, at.day(), 2);
+    put(11, at.hour(), 2);
+    put(14, at.minute(), 2);
+    put(17, at.second(), 2);
+    put(20, millis, 3);
+    for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
+        out[i] = c;
+    }
+    out.iter().map(|&b| b as char).collect()
 }
 
 /// Shortens a value for an error message, so an enormous cell cannot flood the log.

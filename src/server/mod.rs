@@ -30,7 +30,7 @@ mod store;
 mod wire;
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -75,6 +75,11 @@ pub struct ServerConfig {
     /// Faults to inject into realtime feed responses (default none); change them while running
     /// with [`Control::set_faults`].
     pub faults: FaultConfig,
+    /// For tests (default false): the simulation never moves by itself, whatever `speed` says
+    /// (no clock, and live requests do not advance it either); it moves one change group per
+    /// [`Control::advance`]. With [`Control::wait_for_live_requests`] a test can step every
+    /// client through every group, so that each client sees each group in its own response.
+    pub lockstep: bool,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +92,7 @@ impl Default for ServerConfig {
             batch_id: None,
             live_hold: Duration::from_secs(20),
             faults: FaultConfig::none(),
+            lockstep: false,
         }
     }
 }
@@ -181,7 +187,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandl
     let base = Utc::now()
         .duration_trunc(TimeDelta::milliseconds(1))
         .unwrap_or_else(|_| Utc::now());
-    let infinite = config.speed.is_infinite();
+    let clockless = config.speed.is_infinite() || config.lockstep;
     let shared = Arc::new(Shared::new(config, plan, base, addr));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -203,7 +209,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandl
             tracing::warn!("demo server stopped: {e}");
         }
     });
-    let driver_task = (!infinite).then(|| {
+    let driver_task = (!clockless).then(|| {
         let shared = Arc::clone(&shared);
         tokio::spawn(drive(shared, shutdown_rx))
     });
@@ -322,6 +328,76 @@ impl Control {
         self.shared.advance_one()
     }
 
+    /// Sets columns of run `run` (0-based, the run's `number` minus one) now, as one extra change
+    /// group: the store's version moves on and feeds send the change like any other; the plan
+    /// is not affected and goes on where it was. For tests that need rows the simulation never
+    /// makes. `cells` maps wire column names to wire text (`None` for NULL); `updatedAt` is set
+    /// too, to the current sim time. [`Control::is_done`] counts a run once it was final, so
+    /// setting a final run's status back to a live one does not undo that. Returns the new
+    /// version.
+    ///
+    /// # Errors
+    /// An unknown column, the `id` column, or a run that does not exist (yet).
+    pub fn set_cells(&self, run: usize, cells: &[(&str, Option<&str>)]) -> Result<u64, String> {
+        let cells = cells
+            .iter()
+            .map(|(name, value)| match Col::from_name(name) {
+                Some(Col::Id) => Err("the id column cannot be set".to_owned()),
+                Some(col) => Ok((
+                    col,
+                    value.map_or(sim::Cell::Null, |v| sim::Cell::Text(v.to_owned())),
+                )),
+                None => Err(format!("no column {name:?}")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let version = {
+            let mut state = lock(&self.shared.state);
+            if state.store.row(run).is_none() {
+                return Err(format!("run {run} does not exist (yet)"));
+            }
+            let group = sim::Group {
+                at: state.store.sim_ms(),
+                events: vec![sim::RunEvent { run, cells }],
+            };
+            state.store.apply(&group)
+        };
+        self.shared.notify();
+        Ok(version)
+    }
+
+    /// Change groups of the plan not applied yet.
+    pub fn groups_left(&self) -> usize {
+        let state = lock(&self.shared.state);
+        self.shared
+            .plan
+            .groups
+            .len()
+            .saturating_sub(state.next_group)
+    }
+
+    /// Live requests (on any feed, on its current handle) that are being held right now, waiting
+    /// for a change, with an offset at or after store version `version`: each is a client that
+    /// has seen everything up to that version and waits for more. Meant for lockstep tests
+    /// ([`ServerConfig::lockstep`]).
+    pub fn live_requests_at_or_after(&self, version: u64) -> usize {
+        lock(&self.shared.parked)
+            .range(version..)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Waits until at least `count` live requests are held at or after `version` (see
+    /// [`Control::live_requests_at_or_after`]). Put a timeout around it: a client that died
+    /// never comes back.
+    pub async fn wait_for_live_requests(&self, version: u64, count: usize) {
+        let mut rx = self.shared.parked_changed.subscribe();
+        while self.live_requests_at_or_after(version) < count {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Waits until every run is final (with `speed = INFINITY` something must keep
     /// requesting the feed, or [`Control::advance`] be called, for that to happen).
     pub async fn wait_until_done(&self) {
@@ -349,6 +425,8 @@ pub(crate) struct Shared {
     pub(crate) addr: SocketAddr,
     pub(crate) live_hold: Duration,
     pub(crate) infinite: bool,
+    /// [`ServerConfig::lockstep`].
+    pub(crate) lockstep: bool,
     speed: f64,
     pub(crate) plan: Plan,
     pub(crate) state: Mutex<SimState>,
@@ -365,6 +443,10 @@ pub(crate) struct Shared {
     /// Bumped on every change held requests care about: a new version, a rotated handle,
     /// shutdown.
     pub(crate) changed: watch::Sender<u64>,
+    /// Live requests held right now, by the store version of their offset.
+    parked: Mutex<BTreeMap<u64, usize>>,
+    /// Bumped whenever `parked` changes.
+    parked_changed: watch::Sender<u64>,
     pub(crate) shutting_down: AtomicBool,
     cursor: AtomicU64,
     jitter: Mutex<ChaCha8Rng>,
@@ -379,6 +461,7 @@ impl Shared {
     ) -> Shared {
         let store = Store::new(base, plan.runs.len());
         let (changed, _) = watch::channel(0);
+        let (parked_changed, _) = watch::channel(0);
         let run_index = plan
             .runs
             .iter()
@@ -391,6 +474,7 @@ impl Shared {
             addr,
             live_hold: config.live_hold,
             infinite: config.speed.is_infinite(),
+            lockstep: config.lockstep,
             speed: config.speed,
             plan,
             state: Mutex::new(SimState {
@@ -403,6 +487,8 @@ impl Shared {
             faults: Mutex::new(VecDeque::new()),
             injector: Injector::new(config.faults, config.seed),
             changed,
+            parked: Mutex::new(BTreeMap::new()),
+            parked_changed,
             shutting_down: AtomicBool::new(false),
             cursor: AtomicU64::new(u64::try_from(base.timestamp()).unwrap_or(0) / 20),
             jitter: Mutex::new(ChaCha8Rng::seed_from_u64(process_random())),
@@ -483,6 +569,17 @@ impl Shared {
         }
     }
 
+    /// Counts a live request as held at `version` until the guard is dropped (also when the
+    /// client goes away and the handler is cancelled).
+    pub(crate) fn park(&self, version: u64) -> Parked<'_> {
+        *lock(&self.parked).entry(version).or_default() += 1;
+        self.parked_changed.send_modify(|n| *n = n.wrapping_add(1));
+        Parked {
+            shared: self,
+            version,
+        }
+    }
+
     pub(crate) fn notify(&self) {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
@@ -555,6 +652,29 @@ impl Shared {
         let fraction: f64 = lock(&self.jitter).random_range(0.0..0.1);
         self.live_hold
             .saturating_add(self.live_hold.mul_f64(fraction))
+    }
+}
+
+/// A held live request, counted by [`Control::live_requests_at_or_after`] while it lives.
+pub(crate) struct Parked<'a> {
+    shared: &'a Shared,
+    version: u64,
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        {
+            let mut parked = lock(&self.shared.parked);
+            if let Some(n) = parked.get_mut(&self.version) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    parked.remove(&self.version);
+                }
+            }
+        }
+        self.shared
+            .parked_changed
+            .send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -644,6 +764,101 @@ mod tests {
         assert!(millis.parse::<i64>().unwrap() > 1_700_000_000_000);
     }
 
+    /// Lockstep: nothing moves until `advance`, whatever the speed; a held live request is
+    /// counted at its offset while it waits, and answered by the next group.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lockstep_moves_only_on_advance_and_counts_held_requests() {
+        for speed in [1_000.0, f64::INFINITY] {
+            let config = ServerConfig {
+                runs: 3,
+                speed,
+                lockstep: true,
+                ..ServerConfig::default()
+            };
+            let server = start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .unwrap();
+            let control = server.control();
+            let groups = control.groups_left();
+            assert!(groups > 3);
+            let client = reqwest::Client::new();
+            let feed = format!(
+                "{}/realtime/v1/batches/{}",
+                server.base_url(),
+                server.batch_id()
+            );
+            let get = |query: String| {
+                client
+                    .get(format!("{feed}?{query}"))
+                    .bearer_auth(DEMO_SECRET_KEY)
+                    .header("x-trigger-electric-version", "1.0.0-beta.1")
+                    .send()
+            };
+            let first = get("offset=-1".to_owned()).await.unwrap();
+            let handle = first.headers()["electric-handle"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!((control.version(), control.groups_left()), (0, groups));
+            assert_eq!(control.live_requests_at_or_after(0), 0);
+
+            let live = tokio::spawn(get(format!("handle={handle}&live=true&offset=0_0")));
+            tokio::time::timeout(Duration::from_secs(5), control.wait_for_live_requests(0, 1))
+                .await
+                .unwrap();
+            assert_eq!(control.live_requests_at_or_after(0), 1);
+            assert_eq!(control.live_requests_at_or_after(1), 0);
+            // A live request does not move the sim, even at infinite speed.
+            assert_eq!(control.version(), 0);
+            assert!(control.advance());
+            let answer = live.await.unwrap().unwrap();
+            assert_eq!(answer.headers()["electric-offset"], "1_0");
+            assert!(answer.text().await.unwrap().contains("\"insert\""));
+            assert_eq!(control.groups_left(), groups - 1);
+            // Answered: no longer counted.
+            tokio::time::timeout(Duration::from_secs(5), async {
+                while control.live_requests_at_or_after(0) > 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await
+            .unwrap();
+            server.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn set_cells_changes_an_existing_run_as_one_more_version() {
+        let config = ServerConfig {
+            runs: 2,
+            lockstep: true,
+            ..ServerConfig::default()
+        };
+        let server = start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let control = server.control();
+        assert!(
+            control
+                .set_cells(0, &[("status", Some("CRASHED"))])
+                .is_err()
+        );
+        while control.advance() {}
+        let version = control.version();
+        assert!(control.set_cells(0, &[("nope", None)]).is_err());
+        assert!(control.set_cells(0, &[("id", Some("x"))]).is_err());
+        assert!(control.set_cells(5, &[("ttl", None)]).is_err());
+        assert_eq!(control.version(), version);
+        let set = control.set_cells(1, &[("ttl", Some("1h")), ("runTags", None)]);
+        assert_eq!(set, Ok(version + 1));
+        let rows = control.snapshot_rows();
+        assert_eq!(rows[1]["ttl"], "1h");
+        assert_eq!(rows[1]["runTags"], serde_json::Value::Null);
+        assert!(control.is_done());
+        server.shutdown().await;
+    }
+
     #[test]
     fn default_config_matches_the_documentation() {
         let c = ServerConfig::default();
@@ -652,5 +867,6 @@ mod tests {
         assert_eq!(c.batch_id, None);
         assert_eq!(c.live_hold, Duration::from_secs(20));
         assert!(c.faults.is_none());
+        assert!(!c.lockstep);
     }
 }

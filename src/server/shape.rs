@@ -381,8 +381,9 @@ async fn serve(
         return ok(flavor, &current, state.store.version(), messages, req, None);
     }
 
-    // With no clock, each live request on the current handle moves the simulation one step.
-    if shared.infinite && shared.feed_handle(key) == handle {
+    // With no clock, each live request on the current handle moves the simulation one step
+    // (unless a test steps it, see `ServerConfig::lockstep`).
+    if shared.infinite && !shared.lockstep && shared.feed_handle(key) == handle {
         shared.advance_one();
     }
     let mut changed = shared.changed.subscribe();
@@ -410,6 +411,8 @@ async fn serve(
                 return ok(flavor, &current, version, messages, req, Some(cursor));
             }
         }
+        // Counted as waiting at `since` while held (lockstep tests wait for this).
+        let _parked = shared.park(since);
         tokio::select! {
             () = &mut hold => timed_out = true,
             result = changed.changed() => {
