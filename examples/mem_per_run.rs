@@ -29,7 +29,10 @@ fn rss_kb() -> u64 {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let payload = r#"{"json":{"orderId":"9007199254740993","placedAt":"2026-12-03T10:00:00.000Z","labels":["a","b"]},"meta":{"values":{"orderId":["bigint"],"placedAt":["Date"],"labels":["set"]}}}"#;
     let output = r#"{"imported":1234,"skipped":5}"#;
     let mut app = App::new("batch_mem", "mem", chrono::Utc::now());

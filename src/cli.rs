@@ -108,7 +108,7 @@ pub enum OutputMode {
 #[derive(Debug, Args, Clone)]
 pub struct SimArgs {
     /// Number of runs in the simulated batch.
-    #[arg(long = "runs", value_name = "N", default_value_t = 100)]
+    #[arg(long = "runs", value_name = "N", default_value_t = 100, value_parser = parse_runs)]
     pub runs: usize,
 
     /// Seed of the simulation: the same seed gives the same batch.
@@ -149,6 +149,15 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub sim: SimArgs,
+}
+
+/// The simulated batch size: up to a million runs (more would only exhaust memory).
+fn parse_runs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n <= 1_000_000 => Ok(n),
+        Ok(_) => Err("at most 1000000 runs".into()),
+        Err(_) => Err(format!("{text:?} is not a number of runs")),
+    }
 }
 
 fn parse_speed(text: &str) -> Result<f64, String> {

@@ -121,9 +121,20 @@ pub fn load_file(explicit: Option<&Path>) -> Result<(FileConfig, Vec<String>), C
         }
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
-    let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: path.clone(),
-        message: e.to_string(),
+    let file: FileConfig = toml::from_str(&text).map_err(|e| {
+        // The message only, with the line number: toml's own Display quotes the offending
+        // line, which may hold a credential pasted in the wrong place.
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let message = match line {
+            Some(line) => format!("line {line}: {}", e.message()),
+            None => e.message().to_string(),
+        };
+        ConfigError::Parse {
+            path: path.clone(),
+            message,
+        }
     })?;
     let mut warnings = Vec::new();
     if readable_by_others(&path) {
@@ -391,6 +402,20 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_parse_error_never_quotes_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "refresh_rate = 4\ntoken = \"tr_dev_inline_secret\"\n",
+        )
+        .unwrap();
+        let err = load_file(Some(&path)).unwrap_err().to_string();
+        assert!(!err.contains("inline_secret"), "{err}");
+        assert!(err.contains("line 2") && err.contains("token"), "{err}");
     }
 
     #[test]

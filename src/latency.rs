@@ -44,7 +44,8 @@ impl Samples {
     /// One line: count, p50, p90, p99, max.
     pub fn summary(&self, name: &str) -> String {
         let ms = |p: f64| {
-            self.percentile(p).map_or("-".to_string(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
+            self.percentile(p)
+                .map_or("-".to_string(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
         };
         format!(
             "{name}: n={} p50={} ms p90={} ms p99={} ms max={} ms",

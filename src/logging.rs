@@ -2,7 +2,6 @@
 //! then either tui-logger's layer (the dashboard's log pane; nothing is written to the terminal
 //! while it is raw) or a stderr writer (headless modes), and optionally a plain file.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -41,7 +40,7 @@ pub fn init(sink: Sink, file: Option<&Path>) -> Result<(), std::io::Error> {
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
-                    .with_writer(Mutex::new(f)),
+                    .with_writer(Mutex::new(SafeWriter(f))),
             )
         }
         None => None,
@@ -60,11 +59,37 @@ pub fn init(sink: Sink, file: Option<&Path>) -> Result<(), std::io::Error> {
         }
         Sink::Stderr => {
             let stderr = tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(|| SafeWriter(std::io::stderr()))
+                // No colours: the safe writer would show their escapes as text.
+                .with_ansi(false)
                 .with_target(false);
             let _ = registry.with(stderr).try_init();
         }
     }
     Ok(())
+}
+
+/// Writes log text with control and invisible characters escaped (`\e`, `\u{202e}` …), so a
+/// run id or error message from the server cannot drive the terminal that shows the log, or a
+/// `cat` of the log file. Line breaks between events stay.
+pub struct SafeWriter<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for SafeWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let mut safe = String::with_capacity(text.len());
+        let mut lines = text.split('\n').peekable();
+        while let Some(line) = lines.next() {
+            safe.push_str(&crate::sanitize::sanitize_line(line));
+            if lines.peek().is_some() {
+                safe.push('\n');
+            }
+        }
+        self.0.write_all(safe.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

@@ -1,5 +1,6 @@
 //! trigger-tui: parse the command line, install hooks and logging, pick a mode, run it.
 
+use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
@@ -54,8 +55,13 @@ fn main() -> ExitCode {
 }
 
 fn server_config(sim: &SimArgs) -> Result<server::ServerConfig> {
-    let faults = server::FaultConfig::parse(&sim.faults, sim.fault_rate)
-        .map_err(|e| eyre!("--faults {:?} --fault-rate {}: {e}", sim.faults, sim.fault_rate))?;
+    let faults = server::FaultConfig::parse(&sim.faults, sim.fault_rate).map_err(|e| {
+        eyre!(
+            "--faults {:?} --fault-rate {}: {e}",
+            sim.faults,
+            sim.fault_rate
+        )
+    })?;
     Ok(server::ServerConfig {
         runs: sim.runs,
         seed: sim.seed,
@@ -76,8 +82,9 @@ async fn serve(args: ServeArgs) -> Result<u8> {
             return Ok(exit::USAGE);
         }
     };
-    let handle =
-        server::start(config, addr).await.wrap_err_with(|| format!("could not listen on {addr}"))?;
+    let handle = server::start(config, addr)
+        .await
+        .wrap_err_with(|| format!("could not listen on {addr}"))?;
     println!("trigger-tui serve: listening on {}", handle.base_url());
     println!("  batch:      {}", handle.batch_id());
     println!("  demo key:   {}", handle.secret_key());
@@ -85,9 +92,14 @@ async fn serve(args: ServeArgs) -> Result<u8> {
         "  runs:       {} (seed {}, speed {})",
         args.sim.runs, args.sim.seed, args.sim.speed
     );
+    // A server bound to every interface is still reached here through loopback.
+    let url = if args.host.is_unspecified() {
+        format!("http://127.0.0.1:{}", handle.addr().port())
+    } else {
+        handle.base_url()
+    };
     println!(
-        "  watch it:   TRIGGER_API_URL={} TRIGGER_SECRET_KEY={} trigger-tui --batch {}",
-        handle.base_url(),
+        "  watch it:   TRIGGER_API_URL={url} TRIGGER_SECRET_KEY={} trigger-tui --batch {}",
         handle.secret_key(),
         handle.batch_id()
     );
@@ -106,7 +118,21 @@ async fn watch(args: WatchArgs) -> Result<u8> {
             return Ok(exit::USAGE);
         }
     };
-    let settings = match config::resolve(&args, &file, &|name| std::env::var(name).ok()) {
+    // The demo talks to its own server with its own key: the environment's API URL and
+    // credentials are not used, so they cannot stop it either.
+    let env = |name: &str| {
+        let demo_ignores = args.demo && name.starts_with("TRIGGER_") && name != "TRIGGER_TUI_LOG";
+        if demo_ignores {
+            None
+        } else {
+            std::env::var(name).ok()
+        }
+    };
+    if args.exit_when_done && args.output != OutputMode::Ndjson {
+        eprintln!("trigger-tui: --exit-when-done goes with --output ndjson");
+        return Ok(exit::USAGE);
+    }
+    let settings = match config::resolve(&args, &file, &env) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("trigger-tui: {e}");
@@ -193,6 +219,18 @@ async fn watch(args: WatchArgs) -> Result<u8> {
         (feed, source)
     };
 
+    if args.output == OutputMode::Tui
+        && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
+    {
+        eprintln!(
+            "trigger-tui: the dashboard needs a terminal (stdin and stdout), and this is not one.\n  \
+             For scripts and CI use --output ndjson."
+        );
+        if let Some(handle) = demo {
+            handle.shutdown().await;
+        }
+        return Ok(exit::USAGE);
+    }
     let sink = match args.output {
         OutputMode::Tui => logging::Sink::LogPane,
         OutputMode::Ndjson => logging::Sink::Stderr,

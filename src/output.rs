@@ -14,6 +14,7 @@ use crate::app::{App, Msg, update};
 use crate::client::packets::{self, Field};
 use crate::client::{ExitReason, FeedConfig, FeedEvent, Transport};
 use crate::model::{Packet, Run};
+use crate::sanitize::{is_invisible, sanitize_line};
 use crate::tui::Signals;
 
 /// Exit codes of the headless mode (documented in the README).
@@ -93,7 +94,12 @@ impl PacketFetcher {
                             p
                         }
                         Err(e) => {
-                            eprintln!("trigger-tui: warning: {} {}: {e}", run.id, field.name());
+                            eprintln!(
+                                "trigger-tui: warning: {} {}: {}",
+                                sanitize_line(&run.id),
+                                field.name(),
+                                sanitize_line(&e)
+                            );
                             continue;
                         }
                     }
@@ -107,6 +113,29 @@ impl PacketFetcher {
         }
         resolved
     }
+}
+
+/// JSON text that is safe on a terminal: besides the C0 controls JSON always escapes, C1
+/// controls, DEL, and bidi and zero-width characters are written as `\uXXXX` escapes too. The
+/// parsed value is the same; only the bytes differ.
+pub fn terminal_safe_json(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if text.is_ascii() && !text.contains('\u{7f}') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        // Structural JSON is ASCII, so these can only be inside strings.
+        if c == '\u{7f}' || is_invisible(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The last decoded form of each run's packets: a payload rarely changes between the states
@@ -163,8 +192,9 @@ pub async fn run_ndjson(
                 for run in &flush.runs {
                     let resolved = fetcher.resolve(run).await;
                     let run = resolved.as_ref().unwrap_or(run);
-                    let json = run.to_sdk_json_with(&mut |field, packet| decoded.get(&run.id, field, packet));
-                    if writeln!(out, "{json}").is_err() {
+                    let json = run
+                        .to_sdk_json_with(&mut |field, packet| decoded.get(&run.id, field, packet));
+                    if writeln!(out, "{}", terminal_safe_json(&json)).is_err() {
                         // stdout closed (e.g. piped into `head`): nothing more to do.
                         return exit::OK;
                     }
@@ -179,7 +209,7 @@ pub async fn run_ndjson(
                 return exit::OK;
             }
             FeedEvent::Failed { detail, code, .. } => {
-                eprintln!("trigger-tui: error: {detail}");
+                eprintln!("trigger-tui: error: {}", sanitize_line(detail));
                 return exit::for_failure(*code);
             }
             FeedEvent::Reconnecting {
@@ -201,5 +231,24 @@ pub async fn run_ndjson(
         if exit_when_done && app.batch_done() && app.batch_info.is_some() {
             return exit::OK;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_safe_json_escapes_c1_del_and_bidi_but_keeps_the_value() {
+        let value = serde_json::json!({
+            "t": "a\u{9b}31m\u{7f}b\u{202e}c\u{200b}d ü 数据 🚀 \u{61c}\u{e0041}",
+            "e": "\u{1b}[2J"
+        });
+        let text = terminal_safe_json(&value);
+        assert!(!text.chars().any(|c| c.is_control()), "{text}");
+        assert!(!text.chars().any(is_invisible), "{text}");
+        assert!(text.contains("ü 数据 🚀"));
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
     }
 }

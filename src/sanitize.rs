@@ -40,7 +40,7 @@ fn push_sanitized(out: &mut String, text: &str, keep_newlines: bool) {
 
 /// C1 controls, bidi controls, zero-width and every other format character (Unicode category
 /// Cf) that would change how the rest of the line looks or hide text.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(c as u32,
         0x80..=0x9f            // C1 controls
         | 0xad                 // soft hyphen

@@ -39,7 +39,11 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        ratatui::restore();
+        // While unwinding from a panic the panic hook has already restored the terminal and
+        // printed the report; restoring again would move the cursor back above the report.
+        if !std::thread::panicking() {
+            ratatui::restore();
+        }
     }
 }
 
@@ -148,7 +152,14 @@ pub async fn run(
             packets.run(cmd, &msg_tx);
         }
         if last_frame.elapsed() >= FRAME_BUDGET {
-            draw(terminal, app, &debug_panic, latency, &mut keys_waiting, &mut changes_waiting)?;
+            draw(
+                terminal,
+                app,
+                &debug_panic,
+                latency,
+                &mut keys_waiting,
+                &mut changes_waiting,
+            )?;
             last_frame = Instant::now();
             dirty = false;
         } else {
@@ -178,7 +189,9 @@ fn draw(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     for changed in changes_waiting.drain(..) {
-        latency.change_to_frame.push(Duration::from_millis(now_ms.saturating_sub(changed)));
+        latency
+            .change_to_frame
+            .push(Duration::from_millis(now_ms.saturating_sub(changed)));
     }
     Ok(())
 }
@@ -228,10 +241,16 @@ impl Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
+            // Every signal whose default action would kill the process without restoring the
+            // terminal.
             let kinds = [
                 (SignalKind::terminate(), "SIGTERM"),
                 (SignalKind::hangup(), "SIGHUP"),
                 (SignalKind::interrupt(), "SIGINT"),
+                (SignalKind::quit(), "SIGQUIT"),
+                (SignalKind::user_defined1(), "SIGUSR1"),
+                (SignalKind::user_defined2(), "SIGUSR2"),
+                (SignalKind::alarm(), "SIGALRM"),
             ];
             let streams = kinds
                 .into_iter()

@@ -211,7 +211,6 @@ fn config_types_never_print_the_key() {
 /// `ServerConfig` derives `Debug` with its `secret_key` in the clear. Nothing logs it today, but
 /// one `tracing::info!(?config)` would print the key every server accepts.
 #[test]
-#[ignore = "bug: ServerConfig's derived Debug prints secret_key in the clear (src/server/mod.rs)"]
 fn server_config_debug_does_not_print_the_key() {
     let config = ServerConfig {
         secret_key: CANARY.into(),

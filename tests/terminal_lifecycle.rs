@@ -284,8 +284,6 @@ fn a_panic_while_drawing_restores_the_terminal_and_exits_non_zero() {
 /// the cursor saved on entry (DECRC): the cursor jumps back above the report, and the shell
 /// prompt then overwrites the panic message.
 #[test]
-#[ignore = "bug: after a panic, TerminalGuard::drop restores again after the report, and the \
-            second ESC[?1049l moves the cursor back over the panic message"]
 fn a_panic_report_is_not_overwritten_by_a_second_restore() {
     let mut pty = Pty::spawn(&["--demo"], &[("TRIGGER_TUI_DEBUG_PANIC", "render")]);
     pty.wait_exit(PATIENCE)

@@ -427,8 +427,7 @@ fn tour_crossterm(app: &mut App) -> Vec<u8> {
         });
         terminal.backend_mut().flush().unwrap();
     }
-    let bytes = capture.0.lock().unwrap().clone();
-    bytes
+    capture.0.lock().unwrap().clone()
 }
 
 /// Walks the byte stream: every ESC must start a sequence the backend itself writes (CSI with
@@ -672,9 +671,6 @@ fn first_dangerous(bytes: &[u8]) -> Option<(usize, char, String)> {
 /// stdout is JSON (serde escapes C0 controls); stderr is for people, and gets warnings about
 /// packets that could not be fetched, which quote the run id and the storage path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: --output ndjson prints the server's run id and storage path raw to stderr \
-            (src/output.rs PacketFetcher::resolve eprintln!), so escape sequences reach the \
-            terminal"]
 async fn headless_stderr_never_carries_raw_escapes() {
     let server = headless_server().await;
     let (_, stderr) = headless(&server).await;
@@ -689,8 +685,6 @@ async fn headless_stderr_never_carries_raw_escapes() {
 /// JSON lets C1 controls, DEL and bidi controls through unescaped, and serde_json writes them
 /// raw; a terminal showing `--output ndjson` then receives them (U+009B is CSI in C1 form).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: --output ndjson writes C1 controls (U+0080–U+009F), DEL and bidi controls raw \
-            to stdout; serde_json escapes only C0 (src/output.rs)"]
 async fn headless_stdout_never_carries_raw_controls() {
     let server = headless_server().await;
     let (stdout, _) = headless(&server).await;

@@ -159,7 +159,10 @@ impl App {
             show_log: false,
             now,
             size: (120, 40),
-            pages: (layout::table_rows(DEFAULT_AREA, false), layout::detail_rows(DEFAULT_AREA, false)),
+            pages: (
+                layout::table_rows(DEFAULT_AREA, false),
+                layout::detail_rows(DEFAULT_AREA, false),
+            ),
             colors: BTreeMap::new(),
             last_update: None,
             should_quit: false,

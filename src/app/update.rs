@@ -134,10 +134,15 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
                 Action::PageUp => app.detail_scroll.saturating_sub(page),
                 Action::PageDown => app.detail_scroll.saturating_add(page),
                 Action::Home => 0,
-                // The view clamps scrolling to the content; End scrolls as far as it allows.
                 Action::End => u16::MAX,
                 _ => app.detail_scroll,
             };
+            // Clamp to the content, so Up moves at once after End or a PgDn too many.
+            let area = layout::areas(Rect::new(0, 0, app.size.0, app.size.1), app.show_log).detail;
+            let max = crate::ui::detail::max_scroll(app, area);
+            app.detail_scroll = app
+                .detail_scroll
+                .min(u16::try_from(max).unwrap_or(u16::MAX));
         }
         _ => {
             if app.runs.is_empty() {
@@ -171,7 +176,10 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
 /// could do).
 fn relayout(app: &mut App) {
     let area = Rect::new(0, 0, app.size.0, app.size.1);
-    app.pages = (layout::table_rows(area, app.show_log), layout::detail_rows(area, app.show_log));
+    app.pages = (
+        layout::table_rows(area, app.show_log),
+        layout::detail_rows(area, app.show_log),
+    );
 }
 
 /// Scrolls the table so the selected run is on screen.

@@ -37,7 +37,10 @@ pub enum FeedError {
         "403 Forbidden: the token lacks the read:batch:{batch} (or read:runs) scope ({detail})"
     )]
     Forbidden { batch: String, detail: String },
-    #[error("404 Not Found: no batch {batch} on this server or environment ({detail})")]
+    #[error(
+        "404 Not Found: batch {batch} was not found in this environment, or the API URL is not a \
+         Trigger.dev API ({detail})"
+    )]
     NotFound { batch: String, detail: String },
     #[error("HTTP {status}: the server refused the request ({detail})")]
     Rejected { status: u16, detail: String },
@@ -204,8 +207,9 @@ fn read_ok(response: &RawResponse, live: bool) -> Result<Outcome, FeedError> {
     let messages = parse_body(body).map_err(|BodyError::NotJson(e)| {
         FeedError::BadBody(format!("{} ({} bytes)", clip_line(&e, 120), body.len()))
     })?;
-    let changed_at_ms =
-        response.header(crate::latency::CHANGED_AT_HEADER).and_then(|v| v.trim().parse().ok());
+    let changed_at_ms = response
+        .header(crate::latency::CHANGED_AT_HEADER)
+        .and_then(|v| v.trim().parse().ok());
     Ok(Outcome::Data(Response {
         messages,
         offset,

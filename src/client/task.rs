@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, trace, warn};
 
 use super::feed::{self, FeedConfig, FeedError, Outcome};
 use super::shape::{Flush, Shape};
@@ -130,7 +130,7 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
             CATCHUP_TIMEOUT
         };
         // One line per request; fields go in the message so the log pane reads well.
-        debug!(
+        trace!(
             "feed request {}: offset {} handle {} live {}",
             config.batch_id,
             shape.offset,

@@ -61,23 +61,32 @@ impl RunError {
     /// The object the SDK yields (`createJsonErrorObject`), after the SDK's "enhancer" has
     /// rewritten the special cases it knows (process signals, OOM kills, deadlocks).
     pub fn to_sdk_json(&self) -> Json {
-        let internal = |code: &str| json!({ "message": format!("trigger.dev internal error ({code})") });
+        let internal =
+            |code: &str| json!({ "message": format!("trigger.dev internal error ({code})") });
         if let Some(code) = self.enhanced_code() {
             return internal(code);
         }
         match self {
-            Self::BuiltIn { name, message, causes, .. }
-                if name == "TriggerApiError" && message.starts_with("Deadlock detected:") =>
-            {
-                let mut out =
-                    json!({ "name": "Concurrency Deadlock Error", "message": message, "stackTrace": "" });
+            Self::BuiltIn {
+                name,
+                message,
+                causes,
+                ..
+            } if name == "TriggerApiError" && message.starts_with("Deadlock detected:") => {
+                let mut out = json!({ "name": "Concurrency Deadlock Error", "message": message, "stackTrace": "" });
                 if let (Some(causes), Some(map)) = (causes, out.as_object_mut()) {
                     map.insert("causes".into(), causes.clone());
                 }
                 out
             }
-            Self::BuiltIn { name, message, stack_trace, causes } => {
-                let mut out = json!({ "name": name, "message": message, "stackTrace": stack_trace });
+            Self::BuiltIn {
+                name,
+                message,
+                stack_trace,
+                causes,
+            } => {
+                let mut out =
+                    json!({ "name": name, "message": message, "stackTrace": stack_trace });
                 if let (Some(causes), Some(map)) = (causes, out.as_object_mut()) {
                     map.insert("causes".into(), causes.clone());
                 }
@@ -92,8 +101,14 @@ impl RunError {
     /// The internal error code the SDK's enhancer turns this error into, if any.
     pub fn enhanced_code(&self) -> Option<&'static str> {
         match self {
-            Self::BuiltIn { name, message, stack_trace, .. } => {
-                if name == "UnexpectedExitError" && message.starts_with("Unexpected exit with code -1")
+            Self::BuiltIn {
+                name,
+                message,
+                stack_trace,
+                ..
+            } => {
+                if name == "UnexpectedExitError"
+                    && message.starts_with("Unexpected exit with code -1")
                 {
                     return Some(signal_code(stack_trace));
                 }
@@ -105,7 +120,9 @@ impl RunError {
                 }
                 None
             }
-            Self::Internal { code, message, .. } if code == "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE" => {
+            Self::Internal { code, message, .. }
+                if code == "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE" =>
+            {
                 Some(signal_code(message.as_deref().unwrap_or("")))
             }
             _ => None,
@@ -201,18 +218,35 @@ mod tests {
     #[test]
     fn the_sdk_enhancer_special_cases_are_mirrored() {
         let cases = [
-            (json!({"type":"BUILT_IN_ERROR","name":"Error","message":"MANUAL_OOM_KILL_ERROR","stackTrace":"s"}),
-             "TASK_PROCESS_OOM_KILLED"),
-            (json!({"type":"BUILT_IN_ERROR","name":"UnexpectedExitError","message":"Unexpected exit with code -1",
-                "stackTrace":"killed by SIGTERM"}), "TASK_PROCESS_SIGTERM"),
-            (json!({"type":"BUILT_IN_ERROR","name":"UnexpectedExitError","message":"Unexpected exit with code -1",
-                "stackTrace":"no signal"}), "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE"),
-            (json!({"type":"BUILT_IN_ERROR","name":"Error","message":"ffmpeg was killed with signal SIGKILL",
-                "stackTrace":"s"}), "TASK_PROCESS_OOM_KILLED"),
-            (json!({"type":"INTERNAL_ERROR","code":"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
-                "message":"exited with SIGSEGV"}), "TASK_PROCESS_SIGSEGV"),
-            (json!({"type":"INTERNAL_ERROR","code":"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
-                "message":"got SIGABRT"}), "TASK_PROCESS_MAYBE_OOM_KILLED"),
+            (
+                json!({"type":"BUILT_IN_ERROR","name":"Error","message":"MANUAL_OOM_KILL_ERROR","stackTrace":"s"}),
+                "TASK_PROCESS_OOM_KILLED",
+            ),
+            (
+                json!({"type":"BUILT_IN_ERROR","name":"UnexpectedExitError","message":"Unexpected exit with code -1",
+                "stackTrace":"killed by SIGTERM"}),
+                "TASK_PROCESS_SIGTERM",
+            ),
+            (
+                json!({"type":"BUILT_IN_ERROR","name":"UnexpectedExitError","message":"Unexpected exit with code -1",
+                "stackTrace":"no signal"}),
+                "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
+            ),
+            (
+                json!({"type":"BUILT_IN_ERROR","name":"Error","message":"ffmpeg was killed with signal SIGKILL",
+                "stackTrace":"s"}),
+                "TASK_PROCESS_OOM_KILLED",
+            ),
+            (
+                json!({"type":"INTERNAL_ERROR","code":"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
+                "message":"exited with SIGSEGV"}),
+                "TASK_PROCESS_SIGSEGV",
+            ),
+            (
+                json!({"type":"INTERNAL_ERROR","code":"TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
+                "message":"got SIGABRT"}),
+                "TASK_PROCESS_MAYBE_OOM_KILLED",
+            ),
         ];
         for (stored, code) in cases {
             let error = RunError::from_json(&stored);
@@ -222,7 +256,8 @@ mod tests {
                 "{stored}"
             );
         }
-        let deadlock = RunError::from_json(&json!({"type":"BUILT_IN_ERROR","name":"TriggerApiError",
+        let deadlock =
+            RunError::from_json(&json!({"type":"BUILT_IN_ERROR","name":"TriggerApiError",
             "message":"Deadlock detected: a waits on b","stackTrace":"at x"}));
         assert_eq!(
             deadlock.to_sdk_json(),

@@ -289,7 +289,8 @@ fn parse_plain_timestamp(text: &str) -> Option<DateTime<Utc>> {
         }
     }
     let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
-    let time = chrono::NaiveTime::from_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)?;
+    let time =
+        chrono::NaiveTime::from_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)?;
     Some(date.and_time(time).and_utc())
 }
 
@@ -318,7 +319,15 @@ pub fn format_timestamp(at: &DateTime<Utc>) -> String {
     put(14, at.minute(), 2);
     put(17, at.second(), 2);
     put(20, millis, 3);
-    for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
+    for (i, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
         out[i] = c;
     }
     out.iter().map(|&b| b as char).collect()

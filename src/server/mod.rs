@@ -55,8 +55,8 @@ pub use self::faults::{FaultConfig, FaultKind, FaultParseError};
 /// The secret key the demo server accepts unless configured otherwise.
 pub const DEMO_SECRET_KEY: &str = "tr_dev_demo_trigger_tui_local";
 
-/// How to run the demo server.
-#[derive(Debug, Clone)]
+/// How to run the demo server. `Debug` masks the secret key.
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Number of runs in the batch (default 100).
     pub runs: usize,
@@ -80,6 +80,21 @@ pub struct ServerConfig {
     /// [`Control::advance`]. With [`Control::wait_for_live_requests`] a test can step every
     /// client through every group, so that each client sees each group in its own response.
     pub lockstep: bool,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("runs", &self.runs)
+            .field("seed", &self.seed)
+            .field("speed", &self.speed)
+            .field("secret_key", &"<redacted>")
+            .field("batch_id", &self.batch_id)
+            .field("live_hold", &self.live_hold)
+            .field("faults", &self.faults)
+            .field("lockstep", &self.lockstep)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {

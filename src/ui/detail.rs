@@ -85,6 +85,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
 }
 
+/// How far the pane in `area` can scroll for the selected run: its rows less its height.
+/// `update` clamps scrolling with it, so Up works at once after End or too many PgDn.
+pub fn max_scroll(app: &App, area: Rect) -> usize {
+    let Some(run) = app.selected_run() else {
+        return 0;
+    };
+    let inner = Block::bordered().inner(area);
+    let rows = render_rows(app, run, usize::from(inner.width));
+    rows.len().saturating_sub(usize::from(inner.height))
+}
+
 /// Every row of the pane for `run`, wrapped to `width` cells.
 fn render_rows(app: &App, run: &Run, width: usize) -> Vec<Line<'static>> {
     let mut rows = Rows {
@@ -304,6 +315,7 @@ fn render_fields(rows: &mut Rows, app: &App, run: &Run) {
             time("Delayed until", run.delayed_until),
             time("Expired", run.expired_at),
         ],
+        vec![time("Updated", run.updated_at)],
         vec![
             field("Duration", duration, plain),
             field("Cost", cost, plain),
@@ -801,7 +813,8 @@ mod tests {
         // Scroll to the end (End sets u16::MAX): the notice is on screen, clamped to the bottom.
         update(&mut app, key(KeyCode::Tab));
         update(&mut app, key(KeyCode::End));
-        assert_eq!(app.detail_scroll, u16::MAX);
+        let area = crate::ui::layout::areas(Rect::new(0, 0, 120, 40), false).detail;
+        assert_eq!(usize::from(app.detail_scroll), max_scroll(&app, area));
         let terminal = pane(&app, 100, 20);
         let text = screen_text(terminal.backend().buffer());
         assert!(text.contains("… 9,002 more lines"), "{text}");
@@ -815,19 +828,23 @@ mod tests {
     #[test]
     fn scrolling_moves_the_rows_and_stops_at_the_bottom() {
         let mut app = app_with(run_with(4, "COMPLETED_WITH_ERRORS", &[]));
+        // Draw the pane at the size the app lays it out at, as the real screen does.
+        let area = crate::ui::layout::areas(Rect::new(0, 0, app.size.0, app.size.1), false).detail;
+        let view = |app: &App| screen_text(pane(app, area.width, area.height).backend().buffer());
         update(&mut app, key(KeyCode::Tab));
-        let top = screen_text(pane(&app, 80, 12).backend().buffer());
+        let top = view(&app);
         update(&mut app, key(KeyCode::Down));
-        let one = screen_text(pane(&app, 80, 12).backend().buffer());
+        let one = view(&app);
         assert_ne!(top, one);
-        assert!(one.contains("Status") && !one.contains("│Task"), "{one}");
+        assert!(top.contains("│Task") && !one.contains("│Task"), "{one}");
         update(&mut app, key(KeyCode::End));
-        let bottom = screen_text(pane(&app, 80, 12).backend().buffer());
-        for _ in 0..5 {
-            update(&mut app, key(KeyCode::Up));
-        }
-        // u16::MAX - 5 is still past the end: the same bottom view.
-        assert_eq!(bottom, screen_text(pane(&app, 80, 12).backend().buffer()));
+        let bottom = view(&app);
         assert!(bottom.contains("── Metadata ──"), "{bottom}");
+        // End stops at the bottom, so Up moves at once (it used to sit at u16::MAX).
+        update(&mut app, key(KeyCode::Up));
+        assert_ne!(bottom, view(&app));
+        update(&mut app, key(KeyCode::PageDown));
+        update(&mut app, key(KeyCode::PageDown));
+        assert_eq!(bottom, view(&app), "PgDn past the end stays at the bottom");
     }
 }

@@ -113,19 +113,43 @@ fn render_summary(app: &App, room: usize) -> Line<'static> {
         Span::styled(" · ", theme::muted()),
         Span::raw(text::dollars(summary.cost_cents())),
     ]);
-    for (i, (status, count)) in summary.counts().enumerate() {
-        let separator = if i == 0 { " │ " } else { "  " };
-        let label = format!(
-            "{} {} {}",
-            theme::status_symbol(status),
-            text::thousands(count),
-            text::fit(status.label(), 24)
-        );
-        groups.push(vec![
-            Span::styled(separator, theme::muted()),
-            Span::styled(label, theme::status_style(status, &app.colors)),
-        ]);
-    }
+    // Counts with their names when they all fit; else symbol and count only (the colour and
+    // symbol still say which), so every status stays visible as long as possible.
+    let counts = |named: bool| -> Vec<Vec<Span<'static>>> {
+        summary
+            .counts()
+            .enumerate()
+            .map(|(i, (status, count))| {
+                let separator = if i == 0 {
+                    " │ "
+                } else if named {
+                    "  "
+                } else {
+                    " "
+                };
+                let symbol = theme::status_symbol(status);
+                let label = if named {
+                    format!(
+                        "{symbol} {} {}",
+                        text::thousands(count),
+                        text::fit(status.label(), 24)
+                    )
+                } else {
+                    format!("{symbol}{}", text::thousands(count))
+                };
+                vec![
+                    Span::styled(separator, theme::muted()),
+                    Span::styled(label, theme::status_style(status, &app.colors)),
+                ]
+            })
+            .collect()
+    };
+    let width = |groups: &[Vec<Span>]| -> usize {
+        groups.iter().flat_map(|g| g.iter().map(Span::width)).sum()
+    };
+    let named = counts(true);
+    let compact = width(&groups) + width(&named) > room;
+    groups.extend(if compact { counts(false) } else { named });
     render_fitted(groups, room)
 }
 
