@@ -240,6 +240,26 @@ async fn bad_key_is_a_clear_401_and_never_echoes_the_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_access_token_reads_the_feed_and_a_wrong_scope_is_a_clear_403() {
+    let server = start(5, 40.0).await;
+    let scope = format!("read:batch:{}", server.batch_id());
+    let mut config = feed_config(&server);
+    config.token = Secret::new(server.mint_token(&[scope.as_str()], Duration::from_secs(600)));
+    let (tx, mut rx) = mpsc::channel(64);
+    let feed = task::spawn(config.clone(), Transport::http().unwrap(), tx);
+    let mut app = new_app(&server);
+    drive(&mut rx, &mut app, &mut Vec::new(), |app, _| app.batch_done()).await;
+    assert_matches_truth(&app, &truth(&server).await);
+    feed.abort();
+
+    config.token = Secret::new(server.mint_token(&["read:batch:batch_other"], Duration::from_secs(600)));
+    let (reason, detail, code) = first_failure(config).await;
+    assert_eq!(code, ExitReason::Auth);
+    assert!(reason.contains("403") && detail.contains("read:batch:"), "{reason} / {detail}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_batch_is_a_clear_404() {
     let server = start(3, 1.0).await;
     let mut config = feed_config(&server);

@@ -125,6 +125,9 @@ pub fn shape_url(config: &FeedConfig, shape: &Shape) -> reqwest::Url {
         }
         q.append_pair("log", "full");
         q.append_pair("offset", &shape.offset);
+        if let Some(expired) = &shape.expired_handle {
+            q.append_pair("expired_handle", expired);
+        }
         if !config.skip_columns.is_empty() {
             q.append_pair("skipColumns", &config.skip_columns.join(","));
         }
@@ -320,6 +323,24 @@ mod tests {
                 "handle=h-1&cursor=c9&live=true&log=full&offset=100_0&skipColumns=payload%2Coutput"
             )
         );
+    }
+
+    #[test]
+    fn refetch_after_409_names_the_expired_handle() {
+        let mut shape = Shape::default();
+        shape.refetch(Some("h-2".into()));
+        shape.expired_handle = Some("h-1".into());
+        let url = shape_url(&config(), &shape);
+        assert_eq!(url.query(), Some("handle=h-2&log=full&offset=-1&expired_handle=h-1"));
+    }
+
+    #[test]
+    fn preview_branch_is_sent_as_a_header() {
+        let mut cfg = config();
+        cfg.branch = Some("feature-x".into());
+        let h = request_headers(&cfg);
+        assert!(h.iter().any(|(k, v)| *k == "x-trigger-branch" && v == "feature-x"));
+        assert!(!request_headers(&config()).iter().any(|(k, _)| *k == "x-trigger-branch"));
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub struct Shape {
     refetching: bool,
     /// Updates for keys never inserted, seen since start (logged once each).
     pub orphan_updates: usize,
+    /// The handle a 409 retired, sent once as `expired_handle` with the refetch (as the
+    /// official client does), so caches keyed on it are skipped.
+    pub expired_handle: Option<String>,
 }
 
 impl Default for Shape {
@@ -105,6 +108,7 @@ impl Default for Shape {
             removed: Vec::new(),
             refetching: false,
             orphan_updates: 0,
+            expired_handle: None,
         }
     }
 }

@@ -148,6 +148,7 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 delays = backoff();
                 shape.handle = Some(response.handle);
                 shape.offset = response.offset;
+                shape.expired_handle = None;
                 if response.cursor.is_some() {
                     shape.cursor = response.cursor;
                 }
@@ -189,6 +190,7 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                     handle.as_deref().unwrap_or("-")
                 );
                 shape.refetch(handle);
+                shape.expired_handle = old;
                 if refetch_strikes < REFETCH_STORM {
                     continue;
                 }
