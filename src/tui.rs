@@ -131,6 +131,8 @@ pub async fn run(
                 continue;
             }
         };
+        // A key is answered with a frame at once; the budget only paces updates from the feed.
+        let urgent = matches!(msg, Msg::Key(_) | Msg::Resize(..));
         if update(app, msg) == Some(Cmd::Quit) {
             return Ok(Exit::Quit);
         }
@@ -151,7 +153,7 @@ pub async fn run(
         for cmd in std::mem::take(&mut app.outbox) {
             packets.run(cmd, &msg_tx);
         }
-        if last_frame.elapsed() >= FRAME_BUDGET {
+        if urgent || last_frame.elapsed() >= FRAME_BUDGET {
             draw(
                 terminal,
                 app,

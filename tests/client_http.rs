@@ -248,14 +248,21 @@ async fn a_public_access_token_reads_the_feed_and_a_wrong_scope_is_a_clear_403()
     let (tx, mut rx) = mpsc::channel(64);
     let feed = task::spawn(config.clone(), Transport::http().unwrap(), tx);
     let mut app = new_app(&server);
-    drive(&mut rx, &mut app, &mut Vec::new(), |app, _| app.batch_done()).await;
+    drive(&mut rx, &mut app, &mut Vec::new(), |app, _| {
+        app.batch_done()
+    })
+    .await;
     assert_matches_truth(&app, &truth(&server).await);
     feed.abort();
 
-    config.token = Secret::new(server.mint_token(&["read:batch:batch_other"], Duration::from_secs(600)));
+    config.token =
+        Secret::new(server.mint_token(&["read:batch:batch_other"], Duration::from_secs(600)));
     let (reason, detail, code) = first_failure(config).await;
     assert_eq!(code, ExitReason::Auth);
-    assert!(reason.contains("403") && detail.contains("read:batch:"), "{reason} / {detail}");
+    assert!(
+        reason.contains("403") && detail.contains("read:batch:"),
+        "{reason} / {detail}"
+    );
     server.shutdown().await;
 }
 

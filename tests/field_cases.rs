@@ -1995,3 +1995,58 @@ async fn c10_placeholder_gives_way_to_the_full_row() {
     assert_eq!(feed.app.summary.total(), 2);
     assert!(feed.app.batch_done(), "both runs are final");
 }
+
+/// Beside C10: one element of a live body that is not a readable message (a `value` that is a
+/// string, a bare number) is logged and skipped; the rest of the body applies and the feed goes
+/// on. Before, the whole body was refused and retried forever: one bad row stalled the feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_message_is_skipped_and_the_rest_applies() {
+    let logs = captured_logs();
+    let server = MockServer::start().await;
+    mount_snapshot(
+        &server,
+        snapshot("h-1", "100_0", S0, format!("[{R1},{UTD}]")),
+    )
+    .await;
+    let bad_value = json!({
+        "key": row_key("cmrun0007"),
+        "value": "not an object",
+        "headers": {"operation": "insert"}
+    });
+    let live_body = body(&[bad_value, json!(7), insert(2, "EXECUTING"), utd()]);
+    mount_live(
+        &server,
+        "h-1",
+        "100_0",
+        live("h-1", "120_0", "c-1", live_body),
+    )
+    .await;
+    let later = body(&[insert(3, "PENDING"), utd()]);
+    mount_live(&server, "h-1", "120_0", live("h-1", "130_0", "c-2", later)).await;
+    mount_hold(&server, "h-1", "130_0").await;
+
+    let mut feed = Feed::start(&server.uri());
+    feed.until("the snapshot", |_, events| has_flush(events))
+        .await;
+    feed.until("the body with bad messages", |_, events| {
+        flushes(events) >= 2
+    })
+    .await;
+    assert_eq!(feed.run("run_0002").status, RunStatus::Executing);
+    assert!(feed.app.run("cmrun0007").is_none());
+    feed.until("the next body", |_, events| flushes(events) >= 3)
+        .await;
+    let ids: Vec<_> = feed.app.runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, vec!["run_0001", "run_0002", "run_0003"]);
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("cmrun0007") && l.contains("skipped")),
+        "a warning names the skipped message; logs:\n{}",
+        log_text()
+    );
+    assert!(feed.failed().is_none());
+    assert!(feed.reconnects().is_empty(), "{:?}", feed.reconnects());
+    assert_eq!(feed.app.connection, Connection::Live);
+}

@@ -331,7 +331,10 @@ mod tests {
         shape.refetch(Some("h-2".into()));
         shape.expired_handle = Some("h-1".into());
         let url = shape_url(&config(), &shape);
-        assert_eq!(url.query(), Some("handle=h-2&log=full&offset=-1&expired_handle=h-1"));
+        assert_eq!(
+            url.query(),
+            Some("handle=h-2&log=full&offset=-1&expired_handle=h-1")
+        );
     }
 
     #[test]
@@ -339,8 +342,15 @@ mod tests {
         let mut cfg = config();
         cfg.branch = Some("feature-x".into());
         let h = request_headers(&cfg);
-        assert!(h.iter().any(|(k, v)| *k == "x-trigger-branch" && v == "feature-x"));
-        assert!(!request_headers(&config()).iter().any(|(k, _)| *k == "x-trigger-branch"));
+        assert!(
+            h.iter()
+                .any(|(k, v)| *k == "x-trigger-branch" && v == "feature-x")
+        );
+        assert!(
+            !request_headers(&config())
+                .iter()
+                .any(|(k, _)| *k == "x-trigger-branch")
+        );
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub struct Shape {
     refetching: bool,
     /// Updates for keys never inserted, seen since start (logged once each).
     pub orphan_updates: usize,
+    /// Body elements that were not readable messages, skipped (each logged).
+    pub malformed: usize,
     /// The handle a 409 retired, sent once as `expired_handle` with the refetch (as the
     /// official client does), so caches keyed on it are skipped.
     pub expired_handle: Option<String>,
@@ -108,6 +110,7 @@ impl Default for Shape {
             removed: Vec::new(),
             refetching: false,
             orphan_updates: 0,
+            malformed: 0,
             expired_handle: None,
         }
     }
@@ -166,6 +169,10 @@ impl Shape {
                     break;
                 }
                 Message::Control(Control::Other(_)) | Message::Unknown => {}
+                Message::Malformed(reason) => {
+                    self.malformed += 1;
+                    warn!("skipped a message the feed could not read: {reason}");
+                }
             }
         }
         flushes

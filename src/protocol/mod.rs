@@ -76,6 +76,10 @@ pub enum Message {
     Control(Control),
     /// A message with neither a key nor a control header; counted, then ignored.
     Unknown,
+    /// An element of the body that is not a readable message (a `value` that is not an
+    /// object, a key that is not a string, …): the reason, clipped. The shape logs and skips
+    /// it, so one bad row cannot stall the feed.
+    Malformed(String),
 }
 
 /// Why a response body could not be read as shape messages.
@@ -90,9 +94,35 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<Message>, BodyError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }
-    let raw: Vec<RawMessage> =
-        serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))?;
-    Ok(raw.into_iter().map(RawMessage::into_message).collect())
+    match serde_json::from_slice::<Vec<RawMessage>>(body) {
+        Ok(raw) => Ok(raw.into_iter().map(RawMessage::into_message).collect()),
+        // The body is JSON but some element is not a message: read the elements one by one,
+        // so the good ones still apply. Only here is the body parsed twice.
+        Err(e) if e.is_data() => {
+            let elements: Vec<serde_json::Value> =
+                serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))?;
+            Ok(elements.into_iter().map(element_message).collect())
+        }
+        Err(e) => Err(BodyError::NotJson(e.to_string())),
+    }
+}
+
+fn element_message(element: serde_json::Value) -> Message {
+    let key = element
+        .get("key")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    match RawMessage::deserialize(element) {
+        Ok(raw) => raw.into_message(),
+        Err(e) => {
+            let mut reason = e.to_string();
+            reason.truncate(reason.floor_char_boundary(160));
+            Message::Malformed(match key {
+                Some(key) => format!("{key}: {reason}"),
+                None => reason,
+            })
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -257,6 +287,25 @@ mod tests {
             Message::Control(Control::Other("snapshot-end".into()))
         );
         assert_eq!(messages[6], Message::Unknown);
+    }
+
+    #[test]
+    fn one_malformed_message_keeps_the_others() {
+        let body = br#"[
+            {"key":"k1","value":"not an object","headers":{"operation":"insert"}},
+            7,
+            {"key":"k2","value":{"id":"cm2"},"headers":{"operation":"insert"}},
+            {"headers":{"control":"up-to-date"}}
+        ]"#;
+        let messages = parse_body(body).unwrap();
+        assert_eq!(messages.len(), 4);
+        assert!(matches!(&messages[0], Message::Malformed(why) if why.starts_with("k1: ")));
+        assert!(matches!(&messages[1], Message::Malformed(_)));
+        assert!(matches!(&messages[2], Message::Change { key, .. } if key == "k2"));
+        assert_eq!(messages[3], Message::Control(Control::UpToDate));
+        // Not an array at all, or cut short: the body as a whole is unreadable.
+        assert!(parse_body(br#"{"key":"k1"}"#).is_err());
+        assert!(parse_body(br#"[{"key":"k1","#).is_err());
     }
 
     #[test]

@@ -408,7 +408,9 @@ async fn serve(
             // answer anyway: a bare up-to-date, with an offset past any change it cannot see.
             if messages.len() > 1 || timed_out {
                 let cursor = shared.next_cursor();
-                return ok(flavor, &current, version, messages, req, Some(cursor));
+                let mut response = ok(flavor, &current, version, messages, req, Some(cursor));
+                stamp(&mut response, state.store.applied_at_ms());
+                return response;
             }
         }
         // Counted as waiting at `since` while held (lockstep tests wait for this).
@@ -509,6 +511,18 @@ fn schema_header(columns: &[bool; COLUMN_COUNT]) -> String {
         .map(|c| (c.name().to_owned(), c.schema()))
         .collect();
     Value::Object(schema).to_string()
+}
+
+/// Tells the client when the newest change in a live answer was made (Unix ms), so it can
+/// measure server-change-to-screen latency (`--latency-report`). Harmless to other clients.
+fn stamp(response: &mut Response, applied_at_ms: u64) {
+    if applied_at_ms > 0
+        && let Ok(value) = HeaderValue::from_str(&applied_at_ms.to_string())
+    {
+        response
+            .headers_mut()
+            .insert(crate::latency::CHANGED_AT_HEADER, value);
+    }
 }
 
 /// A 200 with the Electric headers; `cursor` is set on live responses, `electric-schema` on the

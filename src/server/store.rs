@@ -227,6 +227,9 @@ pub struct Store {
     created: usize,
     finished: usize,
     last_created_ms: u64,
+    /// Wall-clock time (Unix ms) the last group was applied: clients measure change-to-screen
+    /// latency against it (`x-trigger-tui-changed-at`).
+    applied_at_ms: u64,
 }
 
 impl Store {
@@ -241,6 +244,7 @@ impl Store {
             created: 0,
             finished: 0,
             last_created_ms: 0,
+            applied_at_ms: 0,
         }
     }
 
@@ -252,6 +256,11 @@ impl Store {
     /// The wall-clock instant of a sim time.
     pub fn at(&self, sim_ms: u64) -> DateTime<Utc> {
         self.base + Duration::milliseconds(i64::try_from(sim_ms).unwrap_or(i64::MAX / 2))
+    }
+
+    /// When the last change group was applied (Unix ms; 0 before the first).
+    pub fn applied_at_ms(&self) -> u64 {
+        self.applied_at_ms
     }
 
     /// Current version (0 before any group was applied).
@@ -300,6 +309,9 @@ impl Store {
     /// Applies one change group: bumps the version, sets every cell the group names plus
     /// `updatedAt` on each touched row, and logs the touched rows. Returns the new version.
     pub fn apply(&mut self, group: &Group) -> u64 {
+        self.applied_at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         self.version += 1;
         let version = self.version;
         self.sim_ms = group.at;
