@@ -1,5 +1,6 @@
 //! In-process benchmarks: body parsing and column decoding, the shape's merge and flush, the
-//! app's update, superjson decoding, and building a frame at 1,000 / 10,000 / 100,000 runs.
+//! app's update, superjson decoding, and building a frame at 1,000 / 10,000 / 100,000 runs,
+//! also with a filter and a sort in force.
 //!
 //! `cargo bench --bench core` (figures go into BENCHMARKS.md).
 
@@ -70,18 +71,41 @@ fn runs(n: usize) -> Flush {
     shape.apply(messages).pop().unwrap_or_default()
 }
 
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
 fn app_with(n: usize) -> App {
     let mut app = App::new("batch_bench", "bench", chrono::Utc::now());
     update(&mut app, Msg::Resize(200, 50));
     update(&mut app, Msg::Feed(FeedEvent::Runs(runs(n))));
     // Selection mid-table.
     for _ in 0..3 {
-        update(
-            &mut app,
-            Msg::Key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE)),
-        );
+        update(&mut app, key(KeyCode::PageDown));
     }
     let middle = app.runs.get(n / 2).map(|r| r.id.clone());
+    if let Some(id) = middle {
+        app.selected = Some(id);
+        update(&mut app, Msg::Resize(200, 50));
+    }
+    app
+}
+
+/// `app_with(n)` filtered to half the runs (`status:c`: EXECUTING, COMPLETED and CANCELED of
+/// the six statuses) and sorted by duration, longest first, with the selection mid-table.
+fn filtered_sorted(n: usize) -> App {
+    let mut app = app_with(n);
+    let keys = "/status:c\nsssS".chars().map(|c| match c {
+        '\n' => KeyCode::Enter,
+        c => KeyCode::Char(c),
+    });
+    for code in keys {
+        update(&mut app, key(code));
+    }
+    let middle = app
+        .runs
+        .shown(app.runs.shown_len() / 2)
+        .map(|r| r.id.clone());
     if let Some(id) = middle {
         app.selected = Some(id);
         update(&mut app, Msg::Resize(200, 50));
@@ -128,12 +152,63 @@ fn app_update(c: &mut Criterion) {
     c.bench_function("update_one_run_in_100000", |b| {
         b.iter(|| update(&mut app, Msg::Feed(FeedEvent::Runs(one.clone()))))
     });
+
+    // One run whose duration flips between two values far apart, so every update moves it
+    // across the duration order (a remove and an insert in the shown rows). Run 500 is
+    // COMPLETED, so the filter shows it.
+    let mut app = filtered_sorted(100_000);
+    let one = Flush {
+        runs: vec![flush.runs[499].clone()],
+        removed: vec![],
+        complete: false,
+    };
+    let mut long = one.clone();
+    if let Some(run) = long.runs.first_mut() {
+        run.duration_ms = Some(10_000_000);
+    }
+    let mut flip = false;
+    c.bench_function("update_one_run_in_100000_filtered_sorted", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let flush = if flip { &long } else { &one };
+            update(&mut app, Msg::Feed(FeedEvent::Runs(flush.clone())))
+        })
+    });
+
+    // A key typed into the open filter prompt: every run is matched again and the matches
+    // sorted by duration (typing `x` after `status:c` and deleting it again, in turn).
+    update(&mut app, key(KeyCode::Char('/')));
+    let mut typed = false;
+    c.bench_function("update_filter_keystroke_in_100000_sorted", |b| {
+        b.iter(|| {
+            typed = !typed;
+            let code = if typed {
+                KeyCode::Char('x')
+            } else {
+                KeyCode::Backspace
+            };
+            update(&mut app, key(code))
+        })
+    });
 }
 
 fn render(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame_200x50");
     for n in [1_000, 10_000, 100_000] {
         let app = app_with(n);
+        let mut terminal = match Terminal::new(TestBackend::new(200, 50)) {
+            Ok(t) => t,
+            Err(_) => return,
+        };
+        group.bench_with_input(BenchmarkId::from_parameter(n), &app, |b, app| {
+            b.iter(|| terminal.draw(|frame| ui::view(app, frame)).map(|_| ()))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("frame_200x50_filtered_sorted");
+    for n in [1_000, 10_000, 100_000] {
+        let app = filtered_sorted(n);
         let mut terminal = match Terminal::new(TestBackend::new(200, 50)) {
             Ok(t) => t,
             Err(_) => return,

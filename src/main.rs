@@ -272,8 +272,13 @@ async fn watch(args: WatchArgs) -> Result<u8> {
 
     let code = match args.output {
         OutputMode::Ndjson => {
-            let mut stdout = std::io::stdout();
-            output::run_ndjson(app, feed_rx, args.exit_when_done, fetcher, &mut stdout).await
+            // A flush's lines go out in one write, not one per line (run_ndjson flushes after
+            // each flush of the feed, so a pipe still sees every state as it arrives).
+            let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            let code =
+                output::run_ndjson(app, feed_rx, args.exit_when_done, fetcher, &mut stdout).await;
+            let _ = std::io::Write::flush(&mut stdout);
+            code
         }
         OutputMode::Tui => {
             let mut guard = TerminalGuard::enter();

@@ -1,4 +1,5 @@
-//! Keys to actions: one table, which the footer's hints also read.
+//! Keys to actions: one table, which the footer's hints also read. While the filter prompt is
+//! open, keys edit its text instead ([`prompt_edit`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -13,18 +14,52 @@ pub enum Action {
     End,
     ToggleFocus,
     ToggleLog,
+    /// Open the filter prompt.
+    Filter,
+    /// Sort by the next column.
+    NextSort,
+    /// Reverse the sort direction.
+    ReverseSort,
+    /// Esc: clear the filter, or quit when there is none.
+    Back,
+    Quit,
+}
+
+/// What a key does to the filter prompt's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptEdit {
+    Insert(char),
+    /// Delete the last character.
+    Backspace,
+    /// Delete the last word.
+    DeleteWord,
+    /// Delete everything.
+    Clear,
+    /// Keep the filter and go back to the table.
+    Apply,
+    /// Go back to the filter as it was.
+    Cancel,
     Quit,
 }
 
 /// Key hints for the footer, in the order shown: (keys, what they do).
 pub const HINTS: &[(&str, &str)] = &[
     ("↑↓/jk", "move"),
-    ("PgUp/PgDn", "page"),
-    ("g/G", "first/last"),
+    ("/", "filter"),
+    ("s/S", "sort"),
     ("Tab", "table/detail"),
     ("l", "log"),
+    ("PgUp/PgDn", "page"),
+    ("g/G", "first/last"),
     ("q", "quit"),
 ];
+
+/// The hint shown after the filter's while a filter is active.
+pub const CLEAR_FILTER_HINT: (&str, &str) = ("Esc", "clear filter");
+
+/// Hints beside the open filter prompt (the last one is dropped last).
+pub const PROMPT_HINTS: &[(&str, &str)] =
+    &[("Enter", "keep"), ("Ctrl-U", "clear"), ("Esc", "cancel")];
 
 /// Maps a key to an action; `None` for keys that do nothing (they are ignored, never an error).
 pub fn action(key: &KeyEvent) -> Option<Action> {
@@ -48,9 +83,38 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::End | KeyCode::Char('G') => Action::End,
         KeyCode::Tab | KeyCode::BackTab => Action::ToggleFocus,
         KeyCode::Char('l') => Action::ToggleLog,
-        KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
+        KeyCode::Char('/') => Action::Filter,
+        KeyCode::Char('s') => Action::NextSort,
+        KeyCode::Char('S') => Action::ReverseSort,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Char('q') => Action::Quit,
         _ => return None,
     })
+}
+
+/// Maps a key to an edit of the filter prompt: printable characters are typed (`q` included);
+/// Ctrl-C still quits.
+pub fn prompt_edit(key: &KeyEvent) -> Option<PromptEdit> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return match key.code {
+            KeyCode::Char('c') | KeyCode::Char('C') => Some(PromptEdit::Quit),
+            KeyCode::Char('u') => Some(PromptEdit::Clear),
+            KeyCode::Char('w') | KeyCode::Backspace => Some(PromptEdit::DeleteWord),
+            _ => None,
+        };
+    }
+    match key.code {
+        KeyCode::Char(c) if !c.is_control() && !key.modifiers.contains(KeyModifiers::ALT) => {
+            Some(PromptEdit::Insert(c))
+        }
+        KeyCode::Backspace => Some(PromptEdit::Backspace),
+        KeyCode::Enter => Some(PromptEdit::Apply),
+        KeyCode::Esc => Some(PromptEdit::Cancel),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -71,7 +135,10 @@ mod tests {
         assert_eq!(action(&key(KeyCode::Tab)), Some(Action::ToggleFocus));
         assert_eq!(action(&key(KeyCode::Char('l'))), Some(Action::ToggleLog));
         assert_eq!(action(&key(KeyCode::Char('q'))), Some(Action::Quit));
-        assert_eq!(action(&key(KeyCode::Esc)), Some(Action::Quit));
+        assert_eq!(action(&key(KeyCode::Esc)), Some(Action::Back));
+        assert_eq!(action(&key(KeyCode::Char('/'))), Some(Action::Filter));
+        assert_eq!(action(&key(KeyCode::Char('s'))), Some(Action::NextSort));
+        assert_eq!(action(&key(KeyCode::Char('S'))), Some(Action::ReverseSort));
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(action(&ctrl_c), Some(Action::Quit));
     }
@@ -83,5 +150,31 @@ mod tests {
         let mut release = key(KeyCode::Char('q'));
         release.kind = KeyEventKind::Release;
         assert_eq!(action(&release), None);
+    }
+
+    #[test]
+    fn prompt_types_every_printable_key() {
+        assert_eq!(
+            prompt_edit(&key(KeyCode::Char('q'))),
+            Some(PromptEdit::Insert('q'))
+        );
+        let shifted = KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT);
+        assert_eq!(prompt_edit(&shifted), Some(PromptEdit::Insert('S')));
+        assert_eq!(
+            prompt_edit(&key(KeyCode::Char('/'))),
+            Some(PromptEdit::Insert('/'))
+        );
+        assert_eq!(
+            prompt_edit(&key(KeyCode::Backspace)),
+            Some(PromptEdit::Backspace)
+        );
+        assert_eq!(prompt_edit(&key(KeyCode::Enter)), Some(PromptEdit::Apply));
+        assert_eq!(prompt_edit(&key(KeyCode::Esc)), Some(PromptEdit::Cancel));
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        assert_eq!(prompt_edit(&ctrl('c')), Some(PromptEdit::Quit));
+        assert_eq!(prompt_edit(&ctrl('u')), Some(PromptEdit::Clear));
+        assert_eq!(prompt_edit(&ctrl('w')), Some(PromptEdit::DeleteWord));
+        assert_eq!(prompt_edit(&ctrl('d')), None);
+        assert_eq!(prompt_edit(&key(KeyCode::Tab)), None);
     }
 }

@@ -1,11 +1,15 @@
 //! The app's model: every run, the selection, focus, panes, connection state and the clock.
 //!
 //! Elm-style: [`update::update`] is the only place this state changes, driven by [`msg::Msg`];
-//! the view (`crate::ui`) only reads it. Runs are kept sorted by number (then id) with an index
-//! by id, so the selection follows its run when rows arrive or change.
+//! the view (`crate::ui`) only reads it. The runs and the table's rows (filtered and sorted) are
+//! kept incrementally in [`runs::Runs`]; the selection is a run id, so it follows its run when
+//! rows arrive, change, or are filtered and sorted anew.
 
+pub mod filter;
 pub mod keys;
 pub mod msg;
+pub mod runs;
+pub mod sort;
 pub mod update;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,8 +23,22 @@ use crate::client::{BatchInfo, ExitReason};
 use crate::model::{Decoded, Packet, Run, Summary};
 use crate::ui::layout;
 
+pub use filter::Filter;
 pub use msg::{Cmd, Msg};
+pub use runs::Runs;
+pub use sort::{Sort, SortColumn};
 pub use update::update;
+
+/// The filter prompt while it is open: the text typed so far and what to go back to on Esc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterPrompt {
+    /// The text typed so far; it filters the table as it is typed.
+    pub text: String,
+    /// The filter before the prompt opened, restored by Esc.
+    pub(crate) before: String,
+    /// The run selected when the prompt opened: it gets the selection back whenever it is shown.
+    pub(crate) anchor: Option<String>,
+}
 
 /// Where keyboard focus is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,14 +122,16 @@ pub struct App {
     /// Where the feed comes from, for the header (e.g. `demo server 127.0.0.1:41234`).
     pub source: String,
     pub connection: Connection,
-    /// Every run, sorted by number then id.
-    pub runs: Vec<Run>,
-    index: HashMap<String, usize>,
+    /// Every run, and the rows the table shows (filtered and sorted).
+    pub runs: Runs,
+    /// The filter being typed, while the prompt is open.
+    pub filter_prompt: Option<FilterPrompt>,
     pub summary: Summary,
     pub batch_info: Option<BatchInfo>,
-    /// The selected run's id; the selection follows the run, not the row position.
+    /// The selected run's id; the selection follows the run, not the row position. It is always
+    /// a shown run (or none when the table shows none).
     pub selected: Option<String>,
-    /// First run shown in the table (scrolling).
+    /// First row shown in the table (scrolling), an index into the shown rows.
     pub table_offset: usize,
     pub focus: Focus,
     /// Lines scrolled in the detail pane.
@@ -146,8 +166,8 @@ impl App {
             batch_id: batch_id.into(),
             source: source.into(),
             connection: Connection::Connecting,
-            runs: Vec::new(),
-            index: HashMap::new(),
+            runs: Runs::default(),
+            filter_prompt: None,
             summary: Summary::default(),
             batch_info: None,
             selected: None,
@@ -172,68 +192,45 @@ impl App {
         }
     }
 
-    /// Position of the selected run in [`App::runs`].
+    /// The selected run's row in the table (among the shown runs).
     pub fn selected_index(&self) -> Option<usize> {
         self.selected
-            .as_ref()
-            .and_then(|id| self.index.get(id).copied())
+            .as_deref()
+            .and_then(|id| self.runs.position(id))
     }
 
     /// The selected run.
     pub fn selected_run(&self) -> Option<&Run> {
-        self.selected_index().map(|i| &self.runs[i])
+        self.selected.as_deref().and_then(|id| self.runs.by_id(id))
     }
 
     /// A run by id.
     pub fn run(&self, id: &str) -> Option<&Run> {
-        self.index.get(id).map(|&i| &self.runs[i])
+        self.runs.by_id(id)
     }
 
-    /// Inserts or replaces a run, keeping the order, the index and the summary right.
-    /// Returns true when the run is new.
+    /// Inserts or replaces a run, keeping the table's rows and the summary right. Returns true
+    /// when the run is new.
     pub(crate) fn upsert(&mut self, run: Run) -> bool {
-        if let Some(&i) = self.index.get(&run.id) {
-            self.summary.remove(&self.runs[i]);
-            self.summary.add(&run);
-            if sort_key(&self.runs[i]) == sort_key(&run) {
-                self.runs[i] = run;
-                return false;
-            }
-            self.runs.remove(i);
-            self.insert_sorted(run);
-            return false;
-        }
+        // Added before the old one is taken out: one lookup of the id, not two.
         self.summary.add(&run);
-        self.insert_sorted(run);
-        true
-    }
-
-    fn insert_sorted(&mut self, run: Run) {
-        let key = sort_key(&run);
-        let at = self.runs.partition_point(|r| sort_key(r) < key);
-        let append = at == self.runs.len();
-        self.runs.insert(at, run);
-        if append {
-            self.index.insert(self.runs[at].id.clone(), at);
-        } else {
-            self.reindex();
-        }
+        let Some(old) = self.runs.upsert(run) else {
+            return true;
+        };
+        self.summary.remove(&old);
+        false
     }
 
     /// Removes a run by id.
     pub(crate) fn remove(&mut self, id: &str) {
-        if let Some(i) = self.index.get(id).copied() {
-            let run = self.runs.remove(i);
+        if let Some(run) = self.runs.remove(id) {
             self.summary.remove(&run);
-            self.reindex();
         }
     }
 
-    fn reindex(&mut self) {
-        self.index.clear();
-        for (i, run) in self.runs.iter().enumerate() {
-            self.index.insert(run.id.clone(), i);
-        }
+    /// The filter in force: the one being typed while the prompt is open (it applies live).
+    pub fn filter(&self) -> &Filter {
+        self.runs.filter()
     }
 
     /// The batch is done: every run the batch record counts has been seen, and all are final.
@@ -249,10 +246,6 @@ impl App {
 
 /// The size assumed until the terminal reports its own.
 const DEFAULT_AREA: ratatui::layout::Rect = ratatui::layout::Rect::new(0, 0, 120, 40);
-
-fn sort_key(run: &Run) -> (i64, &str) {
-    (run.number.unwrap_or(i64::MAX), run.id.as_str())
-}
 
 #[cfg(test)]
 pub(crate) mod fixtures;

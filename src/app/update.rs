@@ -1,11 +1,17 @@
 //! `update`: the only place the app's state changes.
+//!
+//! Filtering and sorting happen here, never in the view: a run that changes moves alone within
+//! the table's rows ([`super::runs::Runs`]), and only a new filter or sort rebuilds them.
 
 use std::collections::HashSet;
 
 use ratatui::layout::Rect;
 
-use super::keys::{self, Action};
-use super::{App, Cmd, Connection, DetailCache, FetchState, Focus, Msg, PacketView};
+use super::keys::{self, Action, PromptEdit};
+use super::{
+    App, Cmd, Connection, DetailCache, FetchState, Filter, FilterPrompt, Focus, Msg, PacketView,
+    Sort,
+};
 use crate::client::FeedEvent;
 use crate::client::packets::Field;
 use crate::model::{Decoded, Packet};
@@ -16,6 +22,10 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
     match msg {
         Msg::Feed(event) => on_feed(app, event),
         Msg::Key(key) => {
+            // While the prompt is open every key edits it (so `q` types a q).
+            if app.filter_prompt.is_some() {
+                return keys::prompt_edit(&key).and_then(|edit| edit_prompt(app, edit));
+            }
             if let Some(action) = keys::action(&key) {
                 return act(app, action);
             }
@@ -75,6 +85,14 @@ fn on_feed(app: &mut App, event: FeedEvent) {
         FeedEvent::BatchInfo(info) => app.batch_info = Some(info),
         FeedEvent::ChangedAt(_) => {}
         FeedEvent::Runs(flush) => {
+            // The selected run's row, so a selection that leaves the table lands on its neighbour;
+            // only a flush that touches the selected run can hide it.
+            let touched = app.selected.as_deref().is_some_and(|id| {
+                flush.complete
+                    || flush.removed.iter().any(|r| r == id)
+                    || flush.runs.iter().any(|r| r.id == id)
+            });
+            let row = if touched { app.selected_index() } else { None };
             if flush.complete {
                 // After a refetch the flush is the whole set: drop what is no longer there.
                 let keep: HashSet<&str> = flush.runs.iter().map(|r| r.id.as_str()).collect();
@@ -99,8 +117,14 @@ fn on_feed(app: &mut App, event: FeedEvent) {
                 app.connection = Connection::Live;
             }
             app.last_update = Some(app.now);
-            if app.selected_index().is_none() {
-                app.selected = app.runs.first().map(|r| r.id.clone());
+            if !app
+                .selected
+                .as_deref()
+                .is_some_and(|id| app.runs.is_shown(id))
+            {
+                let last = app.runs.shown_len().saturating_sub(1);
+                let next = app.runs.shown(row.unwrap_or(0).min(last));
+                app.selected = next.map(|r| r.id.clone());
                 app.detail_scroll = 0;
             }
             keep_selection_visible(app);
@@ -114,6 +138,37 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
         Action::Quit => {
             app.should_quit = true;
             return Some(Cmd::Quit);
+        }
+        Action::Back if app.filter().is_active() => {
+            let selected = app.selected.clone();
+            apply_filter(app, "", selected.as_deref());
+        }
+        Action::Back => {
+            app.should_quit = true;
+            return Some(Cmd::Quit);
+        }
+        Action::Filter => {
+            let text = app.filter().text().to_string();
+            app.filter_prompt = Some(FilterPrompt {
+                text: text.clone(),
+                before: text,
+                anchor: app.selected.clone(),
+            });
+        }
+        Action::NextSort | Action::ReverseSort => {
+            let sort = app.runs.sort();
+            app.runs.set_sort(if action == Action::NextSort {
+                Sort {
+                    column: sort.column.next(),
+                    ..sort
+                }
+            } else {
+                Sort {
+                    descending: !sort.descending,
+                    ..sort
+                }
+            });
+            reselect(app, None);
         }
         Action::ToggleFocus => {
             app.focus = match app.focus {
@@ -145,10 +200,10 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
                 .min(u16::try_from(max).unwrap_or(u16::MAX));
         }
         _ => {
-            if app.runs.is_empty() {
+            if app.runs.shown_len() == 0 {
                 return None;
             }
-            let last = app.runs.len() - 1;
+            let last = app.runs.shown_len() - 1;
             let page = app.pages.0;
             let current = app.selected_index().unwrap_or(0);
             let next = match action {
@@ -161,7 +216,7 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
                 _ => current,
             };
             if next != current || app.selected.is_none() {
-                app.selected = Some(app.runs[next].id.clone());
+                app.selected = app.runs.shown(next).map(|r| r.id.clone());
                 app.detail_scroll = 0;
             }
             keep_selection_visible(app);
@@ -169,6 +224,76 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
         }
     }
     None
+}
+
+/// Edits the open filter prompt; the table follows the text as it is typed.
+fn edit_prompt(app: &mut App, edit: PromptEdit) -> Option<Cmd> {
+    let prompt = app.filter_prompt.as_mut()?;
+    match edit {
+        PromptEdit::Insert(c) => prompt.text.push(c),
+        PromptEdit::Backspace => {
+            prompt.text.pop();
+        }
+        PromptEdit::DeleteWord => {
+            let kept = prompt
+                .text
+                .trim_end()
+                .trim_end_matches(|c: char| !c.is_whitespace());
+            prompt.text.truncate(kept.len());
+        }
+        PromptEdit::Clear => prompt.text.clear(),
+        PromptEdit::Apply => {
+            // The filter already applies; a blank one is dropped.
+            app.filter_prompt = None;
+            if !app.filter().is_active() {
+                apply_filter(app, "", None);
+            }
+            return None;
+        }
+        PromptEdit::Cancel => {
+            let prompt = app.filter_prompt.take()?;
+            apply_filter(app, &prompt.before, prompt.anchor.as_deref());
+            return None;
+        }
+        PromptEdit::Quit => {
+            app.should_quit = true;
+            return Some(Cmd::Quit);
+        }
+    }
+    let text = prompt.text.clone();
+    let anchor = prompt.anchor.clone();
+    apply_filter(app, &text, anchor.as_deref());
+    None
+}
+
+/// Filters the table by `text`, then selects `prefer` if it is shown.
+fn apply_filter(app: &mut App, text: &str, prefer: Option<&str>) {
+    app.runs.set_filter(Filter::new(text));
+    reselect(app, prefer);
+}
+
+/// After the rows were filtered or sorted anew: selects `prefer` if it is shown, else keeps the
+/// selected run if it is, else the row nearest to where either would be (or the first).
+fn reselect(app: &mut App, prefer: Option<&str>) {
+    let is_shown = |id: &&str| app.runs.position(id).is_some();
+    let current = app.selected.as_deref();
+    let pick = match prefer.filter(is_shown).or(current.filter(is_shown)) {
+        Some(id) => Some(id.to_string()),
+        None => {
+            let place = prefer
+                .or(current)
+                .and_then(|id| app.runs.place(id))
+                .unwrap_or(0);
+            let last = app.runs.shown_len().saturating_sub(1);
+            app.runs.shown(place.min(last)).map(|r| r.id.clone())
+        }
+    };
+    if pick != app.selected {
+        app.selected = pick;
+        app.detail_scroll = 0;
+    }
+    keep_selection_visible(app);
+    refresh_detail(app);
 }
 
 /// Recomputes the page heights of the table and the detail pane: only when the terminal size
@@ -185,7 +310,7 @@ fn relayout(app: &mut App) {
 /// Scrolls the table so the selected run is on screen.
 fn keep_selection_visible(app: &mut App) {
     let rows = app.pages.0;
-    let max_offset = app.runs.len().saturating_sub(rows);
+    let max_offset = app.runs.shown_len().saturating_sub(rows);
     if let Some(i) = app.selected_index() {
         if i < app.table_offset {
             app.table_offset = i;
@@ -314,6 +439,336 @@ mod tests {
         update(&mut app, key(KeyCode::Down));
         assert_eq!(app.selected_index(), Some(1));
         assert_eq!(app.detail_scroll, 0);
+    }
+
+    fn shown_ids(app: &App) -> Vec<String> {
+        app.runs
+            .shown_range(0, usize::MAX)
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    fn ids(numbers: &[usize]) -> Vec<String> {
+        numbers.iter().map(|n| format!("run_{n:04}")).collect()
+    }
+
+    fn typed(text: &str) -> Vec<Msg> {
+        text.chars().map(|c| key(KeyCode::Char(c))).collect()
+    }
+
+    /// 30 runs with `filter` typed into the prompt (left open when `enter` is false).
+    fn filtered(filter: &str, enter: bool) -> App {
+        let mut msgs = vec![fixtures::runs_msg(30), key(KeyCode::Char('/'))];
+        msgs.extend(typed(filter));
+        if enter {
+            msgs.push(key(KeyCode::Enter));
+        }
+        fixtures::app_after(msgs)
+    }
+
+    fn ctrl(c: char) -> Msg {
+        Msg::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char(c),
+            crossterm::event::KeyModifiers::CONTROL,
+        ))
+    }
+
+    // In the fixtures run n has status n % 8 of [completed, executing, pending, completed,
+    // failed, waiting, dequeued, canceled] and task n % 4 of [import-rows, send-email,
+    // resize-image, generate-report]: the failed runs are 4, 12, 20, 28, all import-rows.
+
+    #[test]
+    fn typing_a_filter_narrows_the_table_live_and_enter_keeps_it() {
+        let mut app = filtered("FAIL", false);
+        assert!(app.filter_prompt.is_some());
+        assert_eq!(shown_ids(&app), ids(&[4, 12, 20, 28]));
+        assert_eq!((app.runs.len(), app.runs.shown_len()), (30, 4));
+        assert_eq!(app.summary.total(), 30, "the summary counts every run");
+        update(&mut app, key(KeyCode::Enter));
+        assert_eq!(app.filter_prompt, None);
+        assert_eq!(app.filter().text(), "FAIL");
+        assert_eq!(shown_ids(&app), ids(&[4, 12, 20, 28]));
+    }
+
+    #[test]
+    fn terms_must_all_match() {
+        // send-email runs are 1, 5, 9, …; of those, 1, 9, 17, 25 are executing.
+        let app = filtered("email exec", true);
+        assert_eq!(shown_ids(&app), ids(&[1, 9, 17, 25]));
+        let app = filtered("task:email status:exec", true);
+        assert_eq!(shown_ids(&app), ids(&[1, 9, 17, 25]));
+        let app = filtered("acme priority", true);
+        assert_eq!(app.runs.shown_len(), 10, "runs 3, 6, … 30 carry both tags");
+    }
+
+    #[test]
+    fn keys_while_typing_do_not_act() {
+        let mut app = filtered("", false);
+        for msg in typed("qjslgG/") {
+            assert_eq!(update(&mut app, msg), None);
+        }
+        update(&mut app, key(KeyCode::Tab));
+        assert!(!app.should_quit);
+        assert!(!app.show_log);
+        assert_eq!(app.focus, Focus::Table);
+        assert_eq!(app.runs.sort(), Sort::default());
+        assert_eq!(app.filter_prompt.as_ref().unwrap().text, "qjslgG/");
+        assert_eq!(app.runs.shown_len(), 0, "the text filters as it is typed");
+        update(&mut app, key(KeyCode::Esc));
+        assert_eq!(app.runs.shown_len(), 30);
+        assert_eq!(app.selected.as_deref(), Some("run_0001"));
+        update(&mut app, key(KeyCode::Char('/')));
+        assert_eq!(update(&mut app, ctrl('c')), Some(Cmd::Quit));
+        assert!(app.should_quit);
+    }
+
+    #[test]
+    fn backspace_ctrl_w_and_ctrl_u_edit_the_prompt() {
+        let mut app = filtered("fail emai", false);
+        assert_eq!(app.runs.shown_len(), 0);
+        update(&mut app, key(KeyCode::Backspace));
+        update(&mut app, key(KeyCode::Backspace));
+        assert_eq!(app.filter().text(), "fail em");
+        update(&mut app, ctrl('w'));
+        assert_eq!(app.filter().text(), "fail ");
+        assert_eq!(shown_ids(&app), ids(&[4, 12, 20, 28]));
+        update(&mut app, ctrl('u'));
+        assert_eq!(app.filter().text(), "");
+        assert_eq!(app.runs.shown_len(), 30);
+    }
+
+    #[test]
+    fn esc_while_typing_restores_the_previous_filter_and_selection() {
+        let mut app = filtered("failed", true);
+        update(&mut app, key(KeyCode::Char('j')));
+        assert_eq!(app.selected.as_deref(), Some("run_0012"));
+        update(&mut app, key(KeyCode::Char('/')));
+        update(&mut app, ctrl('u'));
+        for msg in typed("generate") {
+            update(&mut app, msg);
+        }
+        assert_eq!(app.runs.shown_len(), 7, "runs 3, 7, … 27");
+        assert_eq!(app.selected.as_deref(), Some("run_0015"), "the nearest row");
+        assert_eq!(update(&mut app, key(KeyCode::Esc)), None);
+        assert!(!app.should_quit);
+        assert_eq!(app.filter_prompt, None);
+        assert_eq!(app.filter().text(), "failed");
+        assert_eq!(shown_ids(&app), ids(&[4, 12, 20, 28]));
+        assert_eq!(app.selected.as_deref(), Some("run_0012"));
+    }
+
+    #[test]
+    fn esc_clears_an_active_filter_and_quits_without_one() {
+        let mut app = filtered("failed", true);
+        update(&mut app, key(KeyCode::Char('j')));
+        assert_eq!(update(&mut app, key(KeyCode::Esc)), None);
+        assert!(!app.should_quit);
+        assert!(!app.filter().is_active());
+        assert_eq!(app.runs.shown_len(), 30);
+        assert_eq!(
+            app.selected.as_deref(),
+            Some("run_0012"),
+            "the selection stays"
+        );
+        assert_eq!(app.selected_index(), Some(11));
+        assert_eq!(update(&mut app, key(KeyCode::Esc)), Some(Cmd::Quit));
+        assert!(app.should_quit);
+    }
+
+    #[test]
+    fn a_blank_filter_is_no_filter() {
+        let mut app = filtered("   ", true);
+        assert!(!app.filter().is_active());
+        assert_eq!(app.filter().text(), "");
+        assert_eq!(update(&mut app, key(KeyCode::Esc)), Some(Cmd::Quit));
+    }
+
+    #[test]
+    fn runs_enter_and_leave_the_filter_live() {
+        let mut app = filtered("failed", true);
+        // Run 1 fails, run 12 completes, run 36 arrives failed, run 20 is removed.
+        update(&mut app, fixtures::one_run_msg(fixtures::run(1, "CRASHED")));
+        update(
+            &mut app,
+            fixtures::one_run_msg(fixtures::run(2, "SYSTEM_FAILURE")),
+        );
+        update(
+            &mut app,
+            fixtures::one_run_msg(fixtures::run(12, "COMPLETED_SUCCESSFULLY")),
+        );
+        update(
+            &mut app,
+            fixtures::one_run_msg(fixtures::run(36, "COMPLETED_WITH_ERRORS")),
+        );
+        let mut flush = fixtures::flush_range(0..0);
+        flush.removed = vec!["run_0020".into()];
+        update(&mut app, Msg::Feed(FeedEvent::Runs(flush)));
+        // "failed" matches FAILED and the label "Failed", not CRASHED or "System failure".
+        assert_eq!(shown_ids(&app), ids(&[4, 28, 36]));
+        assert_eq!(app.runs.len(), 30);
+        assert_eq!(app.summary.total(), 30);
+    }
+
+    #[test]
+    fn selection_follows_its_run_across_filter_and_sort() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(30)]);
+        for _ in 0..11 {
+            update(&mut app, key(KeyCode::Down));
+        }
+        assert_eq!(app.selected.as_deref(), Some("run_0012"));
+        for msg in [key(KeyCode::Char('/'))].into_iter().chain(typed("fail")) {
+            update(&mut app, msg);
+        }
+        assert_eq!(app.selected.as_deref(), Some("run_0012"));
+        assert_eq!(app.selected_index(), Some(1));
+        update(&mut app, key(KeyCode::Enter));
+        update(&mut app, key(KeyCode::Char('S')));
+        assert_eq!(app.selected.as_deref(), Some("run_0012"));
+        assert_eq!(app.selected_index(), Some(2));
+        assert_eq!(app.detail.as_ref().unwrap().run_id, "run_0012");
+    }
+
+    #[test]
+    fn a_hidden_selection_moves_to_the_nearest_shown_row() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(30)]);
+        for _ in 0..5 {
+            update(&mut app, key(KeyCode::Down));
+        }
+        assert_eq!(app.selected.as_deref(), Some("run_0006"));
+        for msg in [key(KeyCode::Char('/'))].into_iter().chain(typed("failed")) {
+            update(&mut app, msg);
+        }
+        update(&mut app, key(KeyCode::Enter));
+        // Run 6 would sit between runs 4 and 12.
+        assert_eq!(app.selected.as_deref(), Some("run_0012"));
+        assert_eq!(app.detail.as_ref().unwrap().run_id, "run_0012");
+        // The selected run stops matching: its row goes to the next one.
+        update(
+            &mut app,
+            fixtures::one_run_msg(fixtures::run(12, "COMPLETED_SUCCESSFULLY")),
+        );
+        assert_eq!(app.selected.as_deref(), Some("run_0020"));
+        assert_eq!(app.selected_index(), Some(1));
+        // The last row leaves: the selection moves up.
+        update(&mut app, key(KeyCode::End));
+        update(
+            &mut app,
+            fixtures::one_run_msg(fixtures::run(28, "COMPLETED_SUCCESSFULLY")),
+        );
+        assert_eq!(app.selected.as_deref(), Some("run_0020"));
+    }
+
+    #[test]
+    fn no_match_selects_nothing_until_a_run_matches() {
+        let mut app = filtered("run_0031", true);
+        assert_eq!(app.runs.shown_len(), 0);
+        assert_eq!(
+            (app.selected.as_deref(), app.selected_index()),
+            (None, None)
+        );
+        assert!(app.detail.is_none());
+        update(&mut app, key(KeyCode::Down));
+        assert_eq!(app.selected, None);
+        update(&mut app, fixtures::runs_msg_range(31..32));
+        assert_eq!(app.selected.as_deref(), Some("run_0031"));
+        update(&mut app, key(KeyCode::Esc));
+        assert_eq!(app.selected.as_deref(), Some("run_0031"));
+        assert_eq!(app.selected_index(), Some(30));
+    }
+
+    #[test]
+    fn moving_keys_walk_the_shown_rows() {
+        let mut app = filtered("failed", true);
+        let mut seen = Vec::new();
+        for code in [
+            KeyCode::Home,
+            KeyCode::Char('j'),
+            KeyCode::End,
+            KeyCode::Char('k'),
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Char('j'),
+        ] {
+            update(&mut app, key(code));
+            seen.push(app.selected.clone().unwrap());
+        }
+        assert_eq!(seen, ids(&[4, 12, 28, 20, 4, 28, 28]));
+    }
+
+    #[test]
+    fn s_cycles_the_sort_column_and_shift_s_reverses() {
+        use crate::app::SortColumn::*;
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(30)]);
+        let mut columns = vec![app.runs.sort().column];
+        for _ in 0..6 {
+            update(&mut app, key(KeyCode::Char('s')));
+            columns.push(app.runs.sort().column);
+        }
+        assert_eq!(
+            columns,
+            [Number, Status, Started, Duration, Cost, Task, Number]
+        );
+        update(&mut app, key(KeyCode::Char('S')));
+        assert!(app.runs.sort().descending);
+        assert_eq!(shown_ids(&app)[..3], ids(&[30, 29, 28]));
+        assert_eq!(app.selected.as_deref(), Some("run_0001"));
+        assert_eq!(app.selected_index(), Some(29));
+        assert!(app.table_offset > 0, "the selection stays on screen");
+        update(&mut app, key(KeyCode::Char('s')));
+        assert_eq!(
+            app.runs.sort(),
+            Sort {
+                column: Status,
+                descending: true
+            },
+            "the direction is kept"
+        );
+        update(&mut app, key(KeyCode::Char('S')));
+        assert!(!app.runs.sort().descending);
+    }
+
+    #[test]
+    fn ties_keep_number_order() {
+        // By status: the failed runs first, in number order; the completed ones last.
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(30), key(KeyCode::Char('s'))]);
+        let shown = shown_ids(&app);
+        assert_eq!(shown[..4], ids(&[4, 12, 20, 28]));
+        assert_eq!(shown[shown.len() - 3..], ids(&[19, 24, 27]));
+        update(&mut app, key(KeyCode::Char('S')));
+        let shown = shown_ids(&app);
+        assert_eq!(shown[..3], ids(&[3, 8, 11]));
+        assert_eq!(shown[shown.len() - 4..], ids(&[4, 12, 20, 28]));
+    }
+
+    #[test]
+    fn a_changed_run_moves_to_its_sorted_place() {
+        // Duration, descending: finished and waiting runs by recorded duration.
+        let mut msgs = vec![fixtures::runs_msg(30)];
+        msgs.extend(typed("sssS"));
+        let mut app = fixtures::app_after(msgs);
+        assert_eq!(app.runs.sort().column, crate::app::SortColumn::Duration);
+        let before = shown_ids(&app);
+        let mut long = fixtures::run(2, "COMPLETED_SUCCESSFULLY");
+        long.duration_ms = Some(3_600_000);
+        update(&mut app, fixtures::one_run_msg(long.clone()));
+        let after = shown_ids(&app);
+        assert_eq!(after[0], "run_0002");
+        // Every other run keeps its relative order.
+        let others = |ids: &[String]| -> Vec<String> {
+            ids.iter().filter(|id| *id != "run_0002").cloned().collect()
+        };
+        assert_eq!(others(&before), others(&after));
+        // What a full sort would give.
+        let sort = app.runs.sort();
+        let mut all: Vec<_> = app.runs.iter().cloned().collect();
+        all.sort_by(|a, b| sort.cmp(a, b));
+        assert_eq!(after, all.into_iter().map(|r| r.id).collect::<Vec<_>>());
+        // Shorter again: it goes back down.
+        long.duration_ms = Some(1);
+        update(&mut app, fixtures::one_run_msg(long));
+        let shown = shown_ids(&app);
+        let finished = shown.iter().position(|id| id == "run_0002").unwrap();
+        assert!(finished > 10, "{finished}");
     }
 
     #[test]

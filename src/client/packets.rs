@@ -65,10 +65,18 @@ pub async fn fetch(
             .map_err(|e| e.to_string())?;
     }
     if response.status != 200 {
-        let error = super::feed::classify(response.status, &response.body, &config.batch_id);
+        // Not the feed's wording: a 404 here means no such packet, not an unknown batch.
+        let refused = match super::feed::classify(response.status, &response.body, "") {
+            FeedError::NotFound { detail, .. } => {
+                format!("HTTP 404, the server has no such packet ({detail})")
+            }
+            FeedError::Forbidden { detail, .. } => {
+                format!("HTTP 403, the token may not read run {run_id} ({detail})")
+            }
+            other => other.short(),
+        };
         return Err(format!(
-            "could not get a download URL for {path}: {}",
-            error.short()
+            "could not get a download URL for {path}: {refused}"
         ));
     }
     let presigned: Presigned = serde_json::from_slice(&response.body)

@@ -34,7 +34,7 @@ pub fn view(app: &App, frame: &mut Frame) {
     if let Some(log) = areas.log {
         log_pane::render(frame, log);
     }
-    footer::render(frame, areas.footer);
+    footer::render(app, frame, areas.footer);
 }
 
 /// Below the minimum size only a short notice is drawn, centred.
@@ -297,6 +297,21 @@ mod tests {
                 screen(&fixtures::app_sized(w, h, msgs()));
             }
         }
+    }
+
+    #[test]
+    fn filter_prompt_open_with_text() {
+        let mut msgs = vec![fixtures::runs_msg(30), key(KeyCode::Char('/'))];
+        msgs.extend("status:fail".chars().map(|c| key(KeyCode::Char(c))));
+        let app = fixtures::app_sized(100, 30, msgs);
+        let mut terminal = screen(&app);
+        insta::assert_snapshot!("screen_filter_prompt_100x30", terminal.backend());
+        let buffer = terminal.backend().buffer();
+        assert!(find(buffer, "Runs (4 of 30) · filter: status:fail").is_some());
+        let (x, y) = find(buffer, "/ status:fail").unwrap();
+        assert_eq!((x, y), (1, 29), "the prompt replaces the key hints");
+        assert!(find(buffer, "q quit").is_none());
+        terminal.backend_mut().assert_cursor_position((14, 29));
     }
 
     #[test]

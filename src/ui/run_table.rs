@@ -1,4 +1,5 @@
-//! The run table: one row per run, only the rows that fit on screen.
+//! The run table: one row per shown run (the filter's matches in the sort's order, kept by
+//! `update`), only the rows that fit on screen. Nothing is filtered or sorted here.
 //!
 //! Every cell is made safe and cut to its column by display width here, before ratatui sees it,
 //! so wide glyphs never push a column out of line (CASES.md C12) and no control character from
@@ -13,7 +14,7 @@ use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, Tab
 
 use super::text::{self, ABSENT};
 use super::theme;
-use crate::app::{App, Connection, Focus};
+use crate::app::{App, Connection, Focus, Sort, SortColumn};
 use crate::model::Run;
 use crate::model::status::display_label;
 
@@ -62,6 +63,28 @@ impl Column {
             Column::Cost => "Cost",
             Column::Tags => "Tags",
         }
+    }
+
+    /// The column the table can be sorted by, if any.
+    fn sort_column(self) -> Option<SortColumn> {
+        match self {
+            Column::Number => Some(SortColumn::Number),
+            Column::Task => Some(SortColumn::Task),
+            Column::Status => Some(SortColumn::Status),
+            Column::Started => Some(SortColumn::Started),
+            Column::Duration => Some(SortColumn::Duration),
+            Column::Cost => Some(SortColumn::Cost),
+            Column::Id | Column::Tags => None,
+        }
+    }
+
+    /// The header: the title, with an arrow on the sorted column.
+    fn heading(self, sort: Sort) -> String {
+        if self.sort_column() != Some(sort.column) {
+            return self.title().to_string();
+        }
+        let arrow = if sort.descending { "▼" } else { "▲" };
+        format!("{} {arrow}", self.title())
     }
 
     fn right_aligned(self) -> bool {
@@ -121,25 +144,34 @@ fn column_index(column: Column) -> usize {
 /// Draws the run table into `area`.
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let focused = app.focus == Focus::Table;
+    let (total, shown) = (app.runs.len(), app.runs.shown_len());
+    let filter = app.filter();
+    let title = if filter.is_active() {
+        format!(
+            " Runs ({} of {}) · filter: {} ",
+            text::thousands(shown),
+            text::thousands(total),
+            text::fit(filter.text().trim(), usize::from(area.width / 2))
+        )
+    } else {
+        format!(" Runs ({}) ", text::thousands(total))
+    };
     let mut block = Block::bordered()
         .border_style(theme::border(focused))
-        .title(Line::styled(
-            format!(" Runs ({}) ", text::thousands(app.runs.len())),
-            theme::title(focused),
-        ));
+        .title(Line::styled(title, theme::title(focused)));
     if let Some(i) = app.selected_index() {
-        let position = format!(
-            " {}/{} ",
-            text::thousands(i + 1),
-            text::thousands(app.runs.len())
-        );
+        let position = format!(" {}/{} ", text::thousands(i + 1), text::thousands(shown));
         block = block.title_bottom(Line::styled(position, theme::muted()).right_aligned());
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    if app.runs.is_empty() {
+    if total == 0 {
         render_waiting(app, frame, inner);
+        return;
+    }
+    if shown == 0 {
+        render_no_match(app, frame, inner);
         return;
     }
     let page = usize::from(inner.height.saturating_sub(1));
@@ -149,19 +181,23 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 
     // Only the rows on screen are built, however many runs the batch has.
     let offset = window(app, page);
-    let end = (offset + page).min(app.runs.len());
-    let visible: Vec<RowText> = app.runs[offset..end]
-        .iter()
+    let visible: Vec<RowText> = app
+        .runs
+        .shown_range(offset, page)
         .map(|run| RowText::new(run, app))
         .collect();
-    let widest_number = app.runs.iter().rev().find_map(|r| r.number).unwrap_or(0);
-    let columns = plan(&visible, widest_number, inner.width - MARKER_WIDTH);
-
-    let header = Row::new(
-        columns
-            .iter()
-            .map(|&(column, width)| render_cell(column.title(), column, width, theme::heading())),
+    let end = offset + visible.len();
+    let sort = app.runs.sort();
+    let columns = plan(
+        &visible,
+        app.runs.max_number(),
+        sort,
+        inner.width - MARKER_WIDTH,
     );
+
+    let header = Row::new(columns.iter().map(|&(column, width)| {
+        render_cell(&column.heading(sort), column, width, theme::heading())
+    }));
     let rows = visible.iter().map(|row| {
         Row::new(columns.iter().map(|&(column, width)| {
             let style = if column == Column::Status {
@@ -189,13 +225,29 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 
 /// An empty batch: say what we are waiting for, centred.
 fn render_waiting(app: &App, frame: &mut Frame, inner: Rect) {
-    if inner.height == 0 {
-        return;
-    }
     let (message, style) = match app.connection {
         Connection::Failed { .. } => ("No runs: the feed failed (see above)", theme::error()),
         _ => ("Waiting for runs…", theme::muted()),
     };
+    render_centred(frame, inner, message, style);
+}
+
+/// Runs, but none the filter matches: say so, and how to get them back.
+fn render_no_match(app: &App, frame: &mut Frame, inner: Rect) {
+    let filter = text::fit(app.filter().text().trim(), 40);
+    let message = if app.filter_prompt.is_some() {
+        format!("No run matches the filter \"{filter}\"")
+    } else {
+        format!("No run matches the filter \"{filter}\" — Esc clears it")
+    };
+    render_centred(frame, inner, &message, theme::warning());
+}
+
+/// One line in the middle of `inner`, cut to its width.
+fn render_centred(frame: &mut Frame, inner: Rect, message: &str, style: Style) {
+    if inner.height == 0 {
+        return;
+    }
     let message = text::truncate(message, usize::from(inner.width), false);
     let middle = Rect {
         y: inner.y + inner.height.saturating_sub(1) / 2,
@@ -211,7 +263,7 @@ fn render_waiting(app: &App, frame: &mut Frame, inner: Rect) {
 /// The first run on screen: the app's offset, moved if need be so the selection is visible at
 /// this frame's height (the app may not have seen the latest resize yet).
 fn window(app: &App, page: usize) -> usize {
-    let max_offset = app.runs.len().saturating_sub(page);
+    let max_offset = app.runs.shown_len().saturating_sub(page);
     let mut offset = app.table_offset.min(max_offset);
     if let Some(i) = app.selected_index() {
         if i < offset {
@@ -243,19 +295,19 @@ fn render_cell(content: &str, column: Column, width: u16, style: Style) -> Cell<
 /// Chooses the columns and their widths for `room` cells: fixed columns at their natural width,
 /// the run id and task as wide as their longest visible value (within limits), tags taking the
 /// rest. When even the minimum does not fit, columns go in [`DROP_ORDER`].
-fn plan(visible: &[RowText], widest_number: i64, room: u16) -> Vec<(Column, u16)> {
+fn plan(visible: &[RowText], widest_number: i64, sort: Sort, room: u16) -> Vec<(Column, u16)> {
+    let heading = |column: Column| u16::try_from(text::width(&column.heading(sort))).unwrap_or(0);
     let widest = |column: Column| {
-        let title = u16::try_from(column.title().len()).unwrap_or(0);
         visible
             .iter()
             .map(|r| r.width(column))
             .max()
             .unwrap_or(0)
-            .max(title)
+            .max(heading(column))
     };
     let number = u16::try_from(widest_number.to_string().len())
         .unwrap_or(1)
-        .max(1);
+        .max(heading(Column::Number));
     // Known labels are at most 15 cells ("Pending version"); room for a longer unknown one.
     let status = widest(Column::Status).clamp(17, 24);
     let id = widest(Column::Id);
@@ -263,7 +315,7 @@ fn plan(visible: &[RowText], widest_number: i64, room: u16) -> Vec<(Column, u16)
     let fixed_width = |column: Column| match column {
         Column::Number => number,
         Column::Status => status,
-        Column::Started | Column::Duration | Column::Cost => 8,
+        Column::Started | Column::Duration | Column::Cost => heading(column).max(8),
         Column::Id | Column::Task | Column::Tags => 0,
     };
     let (id_min, task_min, tags_min) = (id.min(12), task.min(16), 8);
@@ -533,6 +585,92 @@ mod tests {
         let buffer = terminal.backend().buffer();
         let (_, y) = find(buffer, "▶").unwrap();
         assert!(row_text(buffer, y).contains("run_0100"));
+    }
+
+    /// 30 runs, then these keys.
+    fn app_with_keys(keys: &str) -> App {
+        let mut msgs = vec![fixtures::runs_msg(30)];
+        msgs.extend(keys.chars().map(|c| match c {
+            '\n' => key(KeyCode::Enter),
+            c => key(KeyCode::Char(c)),
+        }));
+        fixtures::app_after(msgs)
+    }
+
+    #[test]
+    fn filtered_table_counts_shown_of_total() {
+        let app = app_with_keys("/failed\n");
+        let terminal = table(&app, 120, 9);
+        insta::assert_snapshot!("table_filtered", terminal.backend());
+        let buffer = terminal.backend().buffer();
+        assert_eq!(
+            find(buffer, " Runs (4 of 30) · filter: failed "),
+            Some((1, 0))
+        );
+        let rows: Vec<String> = (2..6).map(|y| row_text(buffer, y)).collect();
+        for (row, id) in rows
+            .iter()
+            .zip(["run_0004", "run_0012", "run_0020", "run_0028"])
+        {
+            assert!(row.contains(id) && row.contains("✖ Failed"), "{row}");
+        }
+        assert!(row_text(buffer, 6).trim_matches(['│', ' ']).is_empty());
+        assert!(find(buffer, " 1/4 ").is_some());
+    }
+
+    #[test]
+    fn no_match_says_how_to_clear_the_filter() {
+        let app = app_with_keys("/nothing here\n");
+        let terminal = table(&app, 80, 9);
+        insta::assert_snapshot!("table_no_match", terminal.backend());
+        let buffer = terminal.backend().buffer();
+        let message = "No run matches the filter \"nothing here\" — Esc clears it";
+        let (x, y) = find(buffer, message).unwrap();
+        assert_eq!(y, 4, "vertically centred");
+        assert_eq!(buffer[(x, y)].fg, Color::Yellow);
+        assert!(find(buffer, " Runs (0 of 30) · filter: nothing here ").is_some());
+        assert!(find(buffer, "run_").is_none());
+        // While the filter is being typed, Esc would not clear it: no such promise then.
+        let typing = app_with_keys("/nothing here");
+        let buffer = table(&typing, 80, 9).backend().buffer().clone();
+        assert!(find(&buffer, "No run matches the filter \"nothing here\"").is_some());
+        assert!(find(&buffer, "Esc clears it").is_none());
+    }
+
+    #[test]
+    fn sorted_by_duration_descending_shows_the_arrow() {
+        let app = app_with_keys("sssSg");
+        let terminal = table(&app, 120, 22);
+        insta::assert_snapshot!("table_duration_descending_120x22", terminal.backend());
+        let buffer = terminal.backend().buffer();
+        let (_, y) = find(buffer, "Duration ▼").unwrap();
+        assert_eq!(y, 1);
+        let header = row_text(buffer, 1);
+        assert!(
+            !header.contains('▲') && header.matches('▼').count() == 1,
+            "{header}"
+        );
+        // Recorded durations, longest first: run 29 (21.1s), run 28 (20.4s), …
+        assert!(row_text(buffer, 2).contains("run_0029") && row_text(buffer, 2).contains("21.1s"));
+        assert!(row_text(buffer, 3).contains("run_0028") && row_text(buffer, 3).contains("20.4s"));
+        let number_sorted = table(&app_with_keys(""), 120, 22);
+        assert!(find(number_sorted.backend().buffer(), "# ▲").is_some());
+    }
+
+    #[test]
+    fn selection_is_shown_among_filtered_rows_of_a_big_batch() {
+        let mut msgs = vec![fixtures::runs_msg(2_000), key(KeyCode::Char('/'))];
+        msgs.extend("failed".chars().map(|c| key(KeyCode::Char(c))));
+        msgs.push(key(KeyCode::Enter));
+        msgs.extend((0..100).map(|_| key(KeyCode::Down)));
+        let app = fixtures::app_after(msgs);
+        // Failed runs are 4, 12, 20, …: the 101st is run 804.
+        assert_eq!(app.selected.as_deref(), Some("run_0804"));
+        let terminal = table(&app, 120, 12);
+        let buffer = terminal.backend().buffer();
+        let (_, y) = find(buffer, "▶").unwrap();
+        assert!(row_text(buffer, y).contains("run_0804"));
+        assert!(find(buffer, " 101/250 ").is_some());
     }
 
     #[test]

@@ -67,6 +67,29 @@ pub fn fit(text: &str, max: usize) -> String {
     truncate(&sanitize_line(prefix), max, cut > 0)
 }
 
+/// Like [`fit`], but keeps the end of the text, with `…` first when cut: for text being typed,
+/// where the cursor is at the end.
+pub fn fit_tail(text: &str, max: usize) -> String {
+    let safe = sanitize_line(text);
+    if width(&safe) <= max {
+        return safe;
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let glyphs: Vec<&str> = clusters(&safe).collect();
+    let mut start = glyphs.len();
+    let mut used = 1;
+    while let Some(w) = start.checked_sub(1).map(|i| cluster_width(glyphs[i])) {
+        if used + w > max {
+            break;
+        }
+        used += w;
+        start -= 1;
+    }
+    format!("…{}", glyphs[start..].concat())
+}
+
 /// Cuts already-safe text to `max` cells with `…` when it is wider (or when `force` says the
 /// text was already shortened). A wide glyph that would straddle the edge is left out.
 pub fn truncate(text: &str, max: usize, force: bool) -> String {
@@ -188,6 +211,15 @@ pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_tail_keeps_the_end() {
+        assert_eq!(fit_tail("failed", 10), "failed");
+        assert_eq!(fit_tail("status:failed", 7), "…failed");
+        assert_eq!(fit_tail("ab数据", 4), "…据");
+        assert_eq!(fit_tail("a\u{1b}b", 10), "a\\eb");
+        assert_eq!(fit_tail("abc", 0), "");
+    }
 
     #[test]
     fn widths_count_cells_per_glyph() {
