@@ -474,7 +474,6 @@ fn render_error(rows: &mut Rows, error: Option<&RunError>) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use crossterm::event::KeyCode;
 
@@ -780,10 +779,7 @@ mod tests {
                 ("payloadType", Some("application/json")),
             ],
         ));
-        let started = Instant::now();
         let rows = render_rows(&app, app.selected_run().unwrap(), 98);
-        let elapsed = started.elapsed();
-        assert!(elapsed.as_secs() < 5, "{elapsed:?}");
         // The cut line wraps to a bounded number of rows, then says what it left out.
         assert!(rows.len() < 100, "{}", rows.len());
         let text: String = rows.iter().map(|r| r.to_string() + "\n").collect();

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::{text, theme};
 use crate::app::{App, Connection};
+use crate::model::RunStatus;
 
 /// Draws the header into `area` (three rows).
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -113,29 +114,25 @@ fn render_summary(app: &App, room: usize) -> Line<'static> {
         Span::styled(" · ", theme::muted()),
         Span::raw(text::dollars(summary.cost_cents())),
     ]);
-    // Counts with their names when they all fit; else symbol and count only (the colour and
-    // symbol still say which), so every status stays visible as long as possible.
-    let counts = |named: bool| -> Vec<Vec<Span<'static>>> {
+    // Counts with their names when they all fit; else with short names; else symbol and count
+    // only (the colour and symbol still say which), so every status stays visible as long as
+    // possible.
+    let counts = |names: Names| -> Vec<Vec<Span<'static>>> {
         summary
             .counts()
             .enumerate()
             .map(|(i, (status, count))| {
-                let separator = if i == 0 {
-                    " │ "
-                } else if named {
-                    "  "
-                } else {
-                    " "
+                let separator = match (i, names) {
+                    (0, _) => " │ ",
+                    (_, Names::Full) => "  ",
+                    _ => " ",
                 };
                 let symbol = theme::status_symbol(status);
-                let label = if named {
-                    format!(
-                        "{symbol} {} {}",
-                        text::thousands(count),
-                        text::fit(status.label(), 24)
-                    )
-                } else {
-                    format!("{symbol}{}", text::thousands(count))
+                let count = text::thousands(count);
+                let label = match names {
+                    Names::Full => format!("{symbol} {count} {}", text::fit(status.label(), 24)),
+                    Names::Short => format!("{symbol}{count} {}", short_label(status)),
+                    Names::None => format!("{symbol}{count}"),
                 };
                 vec![
                     Span::styled(separator, theme::muted()),
@@ -147,10 +144,43 @@ fn render_summary(app: &App, room: usize) -> Line<'static> {
     let width = |groups: &[Vec<Span>]| -> usize {
         groups.iter().flat_map(|g| g.iter().map(Span::width)).sum()
     };
-    let named = counts(true);
-    let compact = width(&groups) + width(&named) > room;
-    groups.extend(if compact { counts(false) } else { named });
+    let fixed = width(&groups);
+    let chosen = [Names::Full, Names::Short]
+        .into_iter()
+        .map(counts)
+        .find(|c| fixed + width(c) <= room)
+        .unwrap_or_else(|| counts(Names::None));
+    groups.extend(chosen);
     render_fitted(groups, room)
+}
+
+/// How the summary names each status count.
+#[derive(Clone, Copy)]
+enum Names {
+    Full,
+    Short,
+    None,
+}
+
+/// A status's name in a word of a few letters, for a header too narrow for the full names.
+fn short_label(status: &RunStatus) -> String {
+    let short = match status {
+        RunStatus::PendingVersion => "pending",
+        RunStatus::Delayed => "delayed",
+        RunStatus::Queued => "queued",
+        RunStatus::Dequeued => "dequeued",
+        RunStatus::Executing => "running",
+        RunStatus::Waiting => "waiting",
+        RunStatus::Completed => "ok",
+        RunStatus::Canceled => "canceled",
+        RunStatus::Failed => "failed",
+        RunStatus::Crashed => "crashed",
+        RunStatus::SystemFailure => "sysfail",
+        RunStatus::Expired => "expired",
+        RunStatus::TimedOut => "timeout",
+        RunStatus::Unknown(name) => return text::fit(name, 12),
+    };
+    short.to_string()
 }
 
 /// Keeps whole groups while they fit, then marks what was left out with ` …`.
@@ -277,5 +307,36 @@ mod tests {
         assert_eq!(buffer[(x, y)].fg, Color::Red);
         let (x, y) = find(buffer, "✔ 7 Completed").unwrap();
         assert_eq!(buffer[(x, y)].fg, Color::Green);
+    }
+
+    #[test]
+    fn narrower_headers_shorten_the_names_and_keep_the_failures_apart() {
+        let mut msgs = vec![fixtures::runs_msg(30)];
+        for (n, status) in [(31, "CRASHED"), (32, "SYSTEM_FAILURE")] {
+            msgs.push(fixtures::one_run_msg(fixtures::run(n, status)));
+        }
+        let app = fixtures::app_after(msgs);
+        let full = header(&app, 200);
+        assert!(find(full.backend().buffer(), "⊠ 1 Crashed").is_some());
+        let short = header(&app, 130);
+        let buffer = short.backend().buffer();
+        for text in ["✖4 failed", "⊠1 crashed", "⊗1 sysfail", "✔7 ok"] {
+            assert!(
+                find(buffer, text).is_some(),
+                "{text} in {:?}",
+                short.backend()
+            );
+        }
+        // Too narrow for any name: symbol and count, and the three failures still differ.
+        let bare = header(&app, 70);
+        let buffer = bare.backend().buffer();
+        for text in ["✖4", "⊠1", "⊗1"] {
+            assert!(
+                find(buffer, text).is_some(),
+                "{text} in {:?}",
+                bare.backend()
+            );
+        }
+        assert!(find(buffer, "failed").is_none());
     }
 }

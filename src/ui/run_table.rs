@@ -370,7 +370,6 @@ fn plan(visible: &[RowText], widest_number: i64, sort: Sort, room: u16) -> Vec<(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use crossterm::event::KeyCode;
     use ratatui::style::Color;
@@ -674,15 +673,10 @@ mod tests {
     }
 
     #[test]
-    fn huge_batches_build_only_visible_rows() {
+    fn huge_batches_show_the_end_of_the_table() {
+        // How long a frame takes is measured by `cargo bench` (render_*), not asserted here.
         let n = 20_000;
         let app = fixtures::app_after(vec![fixtures::runs_msg(n), key(KeyCode::End)]);
-        let started = Instant::now();
-        for _ in 0..10 {
-            table(&app, 120, 30);
-        }
-        let per_frame = started.elapsed() / 10;
-        assert!(per_frame.as_millis() < 200, "a frame took {per_frame:?}");
         let terminal = table(&app, 120, 30);
         assert!(find(terminal.backend().buffer(), "run_20000").is_some());
         assert!(find(terminal.backend().buffer(), "20,000/20,000").is_some());

@@ -53,7 +53,10 @@ pub fn status_style(status: &RunStatus, overrides: &BTreeMap<String, Color>) -> 
 pub fn status_symbol(status: &RunStatus) -> &'static str {
     match status {
         RunStatus::Completed => "✔",
-        RunStatus::Failed | RunStatus::Crashed | RunStatus::SystemFailure => "✖",
+        // The three failures differ in shape, so the header's symbol-only counts stay readable.
+        RunStatus::Failed => "✖",
+        RunStatus::Crashed => "⊠",
+        RunStatus::SystemFailure => "⊗",
         RunStatus::TimedOut => "⧗",
         RunStatus::Expired => "⊖",
         RunStatus::Canceled => "⊘",
