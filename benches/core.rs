@@ -220,5 +220,50 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest, superjson, app_update, render);
+/// Criterion reports the mean frame; the targets are on the p99. Each case draws 2,000 frames
+/// (the selection moving one row each time, so every frame has something to diff) and prints
+/// the percentiles of the single frames.
+fn frame_percentiles(_: &mut Criterion) {
+    for (name, build) in [
+        ("plain", app_with as fn(usize) -> App),
+        ("filtered_sorted", filtered_sorted),
+    ] {
+        for n in [1_000, 10_000, 100_000] {
+            let mut app = build(n);
+            let mut terminal = match Terminal::new(TestBackend::new(200, 50)) {
+                Ok(t) => t,
+                Err(_) => return,
+            };
+            let mut micros = Vec::with_capacity(2_000);
+            for i in 0..2_000 {
+                let step = if i % 200 < 100 {
+                    KeyCode::Down
+                } else {
+                    KeyCode::Up
+                };
+                update(&mut app, key(step));
+                let started = std::time::Instant::now();
+                let _ = terminal.draw(|frame| ui::view(&app, frame));
+                micros.push(started.elapsed().as_micros() as u64);
+            }
+            micros.sort_unstable();
+            let at = |p: usize| micros[(micros.len() * p / 100).min(micros.len() - 1)] as f64 / 1e3;
+            println!(
+                "frame_200x50 {name} {n} runs: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                at(50),
+                at(99),
+                micros[micros.len() - 1] as f64 / 1e3
+            );
+        }
+    }
+}
+
+criterion_group!(
+    benches,
+    ingest,
+    superjson,
+    app_update,
+    render,
+    frame_percentiles
+);
 criterion_main!(benches);

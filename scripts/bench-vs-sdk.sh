@@ -28,6 +28,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_server() { # prints the batch id; the server runs in the background
   local port=$1
   "$BIN" serve --port "$port" --runs "$RUNS" --seed "$SEED" --speed max >"$WORK/serve-$port.txt" 2>/dev/null &
+  echo $! >"$WORK/serve-$port.pid"
   for _ in $(seq 50); do
     grep -q 'batch:' "$WORK/serve-$port.txt" 2>/dev/null && break
     sleep 0.1
@@ -45,9 +46,14 @@ seconds() { # "m:ss.cc" or "h:mm:ss" -> seconds
   echo "$1" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }'
 }
 
+server_cpu() { # CPU seconds the newest background server has used so far
+  awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$(cat "$WORK/serve-$PORT.pid")/stat"
+}
+
 PORT=$(free_port); B=$(start_server "$PORT")
 measure rust env TRIGGER_API_URL="http://127.0.0.1:$PORT" TRIGGER_SECRET_KEY=tr_dev_demo_trigger_tui_local \
   "$BIN" --batch "$B" --output ndjson --exit-when-done
+rust_server_cpu=$(server_cpu)
 kill %1 2>/dev/null || true; wait 2>/dev/null || true
 
 PORT=$(free_port); B=$(start_server "$PORT")
@@ -55,6 +61,7 @@ IDLE_MS=200
 measure sdk env TRIGGER_API_URL="http://127.0.0.1:$PORT" TRIGGER_SECRET_KEY=tr_dev_demo_trigger_tui_local \
   node "$CONF/sdk-subscribe.mjs" --batch "$B" --final --require-final --expect-runs "$RUNS" \
   --idle-ms "$IDLE_MS" --max-ms 1800000
+sdk_server_cpu=$(server_cpu)
 kill %1 2>/dev/null || true; wait 2>/dev/null || true
 
 rust_s=$(seconds "$(field rust 'Elapsed .wall clock')")
@@ -72,3 +79,8 @@ printf '%-12s %10.3f %14.0f %12.1f %10s\n' trigger-tui "$rust_s" "$(awk -v r="$R
 printf '%-12s %10.3f %14.0f %12.1f %10s\n' sdk-harness "$sdk_s" "$(awk -v r="$RUNS" -v s="$sdk_s" 'BEGIN{print r/s}')" "$(awk -v k="$sdk_kb" 'BEGIN{print k/1024}')" "$sdk_final"
 printf 'rate ratio (trigger-tui / SDK): %.1fx   peak RSS ratio (trigger-tui / SDK): %.2f\n' \
   "$(awk -v a="$sdk_s" -v b="$rust_s" 'BEGIN{print a/b}')" "$(awk -v a="$rust_kb" -v b="$sdk_kb" 'BEGIN{print a/b}')"
+# The server is not the bottleneck when its CPU time is well below the wall time (it is idle
+# between the client's requests).
+printf 'server CPU while serving trigger-tui: %ss of %.3fs wall; while serving the SDK: %ss of %.3fs wall\n' \
+  "$rust_server_cpu" "$rust_s" "$sdk_server_cpu" "$sdk_s"
+printf 'states yielded: trigger-tui %s ndjson lines\n' "$(wc -l <"$WORK/rust.out")"

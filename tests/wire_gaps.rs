@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use crossterm::event::KeyCode;
 use serde_json::{Value as Json, json};
 use tokio::time::timeout;
 use url::Url;
@@ -931,4 +932,152 @@ async fn a_429_with_retry_after_an_hour_is_retried_on_our_own_backoff() {
     feed.until("live again", |app, _| app.connection == Connection::Live)
         .await;
     assert!(feed.failed().is_none());
+}
+
+/// Issue: big and odd data. Through the real feed over HTTP: a 10 MB output, a payload that is
+/// one 5 MB line, 10,000 tags, JSON nested 10,000 deep and an offloaded text packet that is not
+/// valid UTF-8. Each run, once selected, draws a bounded detail pane that says how much it
+/// left out; nothing panics and the rest of the screen stays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_and_odd_data_is_shown_bounded_with_what_was_left_out() {
+    let server = MockServer::start().await;
+    let ten_mb_output = {
+        let row = r#"{"id":123456,"email":"someone@example.com","ok":true}"#;
+        let rows = vec![row; 10 * 1024 * 1024 / (row.len() + 1)];
+        format!("[{}]", rows.join(","))
+    };
+    let five_mb_line = format!("\"{}\"", "x".repeat(5 * 1024 * 1024));
+    let tags = {
+        let tags: Vec<String> = (0..10_000).map(|i| format!("tag-{i:05}")).collect();
+        format!("{{{}}}", tags.join(","))
+    };
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let runs = [
+        insert_with(
+            1,
+            "COMPLETED_SUCCESSFULLY",
+            json!({"output": ten_mb_output, "outputType": "application/json"}),
+        ),
+        insert_with(
+            2,
+            "EXECUTING",
+            json!({"payload": five_mb_line, "payloadType": "application/json"}),
+        ),
+        insert_with(3, "EXECUTING", json!({"runTags": tags})),
+        insert_with(
+            4,
+            "EXECUTING",
+            json!({"payload": deep, "payloadType": "application/json"}),
+        ),
+        insert_with(
+            5,
+            "COMPLETED_SUCCESSFULLY",
+            json!({"output": OUTPUT_1, "outputType": "application/store"}),
+        ),
+        utd(),
+    ];
+    mount_snapshot(&server, snapshot("h-1", "100_0", S0, body(&runs))).await;
+    mount_hold(&server, "h-1", "100_0").await;
+    mount_get(
+        &server,
+        "/api/v1/runs/run_0005/packets/output",
+        presigned(&server, OUTPUT_1),
+    )
+    .await;
+    let not_utf8: Vec<u8> = b"rows: 10\n\xff\xfe broken \xc3\x28 bytes\n".to_vec();
+    mount_get(
+        &server,
+        &format!("/storage/{OUTPUT_1}"),
+        ResponseTemplate::new(200).set_body_raw(not_utf8, "text/plain"),
+    )
+    .await;
+
+    let mut feed = Feed::start(&server.uri());
+    feed.until("the snapshot", |_, events| has_flush(events))
+        .await;
+    assert_eq!(feed.app.runs.len(), 5);
+
+    let whole = |shown: &str| {
+        // The table and the detail pane keep their borders.
+        assert!(shown.contains("┌ Runs (5)"), "{shown}");
+        assert!(shown.lines().filter(|l| l.starts_with('└')).count() >= 2);
+        for line in shown.lines() {
+            assert!(line.chars().all(|c| !c.is_control()), "{line:?}");
+        }
+    };
+
+    select(&mut feed.app, "run_0001");
+    let shown = screen(&feed.app);
+    whole(&shown);
+    assert!(section(&shown, "Output").contains("someone@example.com"));
+    let end = bottom_of_detail(&mut feed.app);
+    whole(&end);
+    assert!(end.contains("more lines"), "the cut is said: {end}");
+    let rows = detail_rows(&feed.app);
+    // Pretty-printed whole, the output would be about a million rows.
+    assert!(rows < 2_000, "the pane holds {rows} rows");
+
+    select(&mut feed.app, "run_0002");
+    let end = bottom_of_detail(&mut feed.app);
+    whole(&end);
+    assert!(end.contains("more bytes on this line"), "{end}");
+    let rows = detail_rows(&feed.app);
+    assert!(rows < 200, "the pane holds {rows} rows, not the 5 MB line");
+
+    select(&mut feed.app, "run_0003");
+    let shown = screen(&feed.app);
+    whole(&shown);
+    assert_eq!(feed.run("run_0003").tags.len(), 10_000, "no tag is lost");
+    // The table's Tags column is cut to its width, the detail's field to LINE_CHARS.
+    let row = shown.lines().find(|l| l.contains("run_0003")).unwrap();
+    assert!(row.contains("tag-00000") && row.contains('…'), "{row}");
+    assert!(shown.contains("tag-00001, tag-00002"), "{shown}");
+    assert!(shown.contains(" more bytes"), "{shown}");
+    assert!(!shown.contains("tag-09999"), "{shown}");
+
+    select(&mut feed.app, "run_0004");
+    let shown = screen(&feed.app);
+    whole(&shown);
+    let payload = section(&shown, "Payload");
+    assert!(!payload.is_empty(), "something is said about the payload");
+
+    select(&mut feed.app, "run_0005");
+    carry_out_fetches(&mut feed.app, &server.uri()).await;
+    let shown = screen(&feed.app);
+    whole(&shown);
+    let output = section(&shown, "Output");
+    assert!(output.contains("rows: 10"), "{output}");
+    assert!(
+        output.contains('\u{fffd}'),
+        "bad bytes are shown replaced: {output}"
+    );
+}
+
+/// Scrolls the detail pane to its end as a user does (Tab, End), returns the screen, and gives
+/// the focus back to the table.
+fn bottom_of_detail(app: &mut App) -> String {
+    update(app, key(KeyCode::Tab));
+    update(app, key(KeyCode::End));
+    let shown = screen(app);
+    update(app, key(KeyCode::Tab));
+    shown
+}
+
+/// How many rows the detail pane holds for the selected run (the bottom line's `a–b of N`), or
+/// at most the screen's height when it all fits and no position is shown.
+fn detail_rows(app: &App) -> usize {
+    let shown = screen(app);
+    let Some(last_border) = shown
+        .lines()
+        .rfind(|l| l.starts_with('└') && l.contains(" of "))
+        .map(str::to_string)
+    else {
+        return usize::from(SCREEN.1);
+    };
+    let total = last_border.rsplit(" of ").next().unwrap();
+    total
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .replace(',', "")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}: {last_border}"))
 }
