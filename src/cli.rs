@@ -106,6 +106,7 @@ pub enum OutputMode {
 
 /// Options of the simulated batch (for --demo and `serve`).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Simulated batch (with --demo, or `serve`)")]
 pub struct SimArgs {
     /// Number of runs in the simulated batch.
     #[arg(long = "runs", value_name = "N", default_value_t = 100, value_parser = parse_runs)]
@@ -116,7 +117,13 @@ pub struct SimArgs {
     pub seed: u64,
 
     /// Simulation speed: 1 is real time, 10 is ten times faster, `max` does not wait at all.
-    #[arg(long = "speed", value_name = "X", default_value = "1", value_parser = parse_speed)]
+    #[arg(
+        long = "speed",
+        value_name = "X",
+        default_value = "1",
+        value_parser = parse_speed,
+        allow_negative_numbers = true
+    )]
     pub speed: f64,
 
     /// Faults the server injects into feed responses, comma-separated: none, drop, 409, 429,

@@ -212,18 +212,7 @@ pub async fn run_ndjson(
                 eprintln!("trigger-tui: error: {}", sanitize_line(detail));
                 return exit::for_failure(*code);
             }
-            FeedEvent::Reconnecting {
-                detail,
-                attempt,
-                retry_in,
-                ..
-            } => {
-                tracing::warn!(
-                    attempt,
-                    retry_in_ms = retry_in.as_millis() as u64,
-                    "{detail}"
-                );
-            }
+            // Reconnects are logged (to stderr) by the feed task itself.
             _ => {}
         }
         update(&mut app, Msg::Tick(Utc::now()));

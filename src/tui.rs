@@ -111,7 +111,7 @@ pub async fn run(
                 Some(event) => Msg::Feed(event),
                 None => {
                     feed_open = false;
-                    if !matches!(app.connection, Connection::Failed { .. }) {
+                    if !matches!(app.connection, Connection::Failed { .. } | Connection::Ended) {
                         return Ok(Exit::FeedLost);
                     }
                     continue;

@@ -12,11 +12,12 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-#[test]
-fn replayed_demo_session_prints_what_the_live_session_printed() {
+/// Replays `name.jsonl` headless and checks it prints exactly `name.expected.ndjson`, what the
+/// live session printed when it was recorded.
+fn replay_prints_what_was_recorded(name: &str) {
     let output = Command::new(env!("CARGO_BIN_EXE_trigger-tui"))
         .arg("--replay")
-        .arg(fixture("demo-8-runs.jsonl"))
+        .arg(fixture(&format!("{name}.jsonl")))
         .args(["--output", "ndjson"])
         .env_remove("TRIGGER_SECRET_KEY")
         .env_remove("TRIGGER_ACCESS_TOKEN")
@@ -27,17 +28,62 @@ fn replayed_demo_session_prints_what_the_live_session_printed() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let expected = std::fs::read_to_string(fixture("demo-8-runs.expected.ndjson")).unwrap();
+    let expected = std::fs::read_to_string(fixture(&format!("{name}.expected.ndjson"))).unwrap();
     let actual = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(actual.lines().count(), expected.lines().count());
-    assert!(actual == expected, "replay differs from the live session");
+    assert_eq!(actual.lines().count(), expected.lines().count(), "{name}");
+    assert!(
+        actual == expected,
+        "{name}: replay differs from the live session"
+    );
+}
+
+#[test]
+fn replayed_demo_session_prints_what_the_live_session_printed() {
+    replay_prints_what_was_recorded("demo-8-runs");
+}
+
+/// Recorded with `--demo --runs 6 --seed 11 --speed max --faults 409,429,5xx,truncate
+/// --fault-rate 0.3`: must-refetches, rate limits, server errors and cut-off bodies, each
+/// answered through the same retry and refetch code as live.
+#[test]
+fn replayed_session_under_faults_prints_what_the_live_session_printed() {
+    replay_prints_what_was_recorded("faults-6-runs");
+    let text = std::fs::read_to_string(fixture("faults-6-runs.jsonl")).unwrap();
+    for status in ["\"status\":409", "\"status\":429", "\"status\":503"] {
+        assert!(text.contains(status), "the recording has a {status} answer");
+    }
+}
+
+/// Recorded with `--demo --runs 0 --exit-when-done`: an empty batch prints nothing and ends.
+#[test]
+fn replayed_empty_batch_prints_nothing_and_ends() {
+    replay_prints_what_was_recorded("empty-batch");
+}
+
+#[test]
+fn an_empty_batch_is_done_at_once_with_exit_when_done() {
+    let output = Command::new(env!("CARGO_BIN_EXE_trigger-tui"))
+        .args([
+            "--demo",
+            "--runs",
+            "0",
+            "--output",
+            "ndjson",
+            "--exit-when-done",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stdout.is_empty(), "{output:?}");
 }
 
 #[test]
 fn recorded_sessions_hold_no_credential() {
-    let text = std::fs::read_to_string(fixture("demo-8-runs.jsonl")).unwrap();
-    assert!(text.contains("Bearer <redacted>"));
-    assert!(!text.contains("tr_dev_"), "a key leaked into the recording");
+    for name in ["demo-8-runs", "faults-6-runs", "empty-batch"] {
+        let text = std::fs::read_to_string(fixture(&format!("{name}.jsonl"))).unwrap();
+        assert!(text.contains("Bearer <redacted>"), "{name}");
+        assert!(!text.contains("tr_dev_"), "a key leaked into {name}");
+    }
 }
 
 #[test]

@@ -407,3 +407,24 @@ fn resizing_to_20x5_and_back_keeps_running() {
     assert_restored(&pty.output());
     assert_cooked(&pty.stty());
 }
+
+/// The end of a replayed session is the end, not a failure: the header says so in a neutral
+/// colour, `q` exits 0 with nothing printed as an error, and the terminal is restored.
+#[test]
+fn the_end_of_a_replay_is_not_a_failure_and_q_exits_0() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/demo-8-runs.jsonl"
+    );
+    let mut pty = Pty::spawn(&["--replay", fixture], &[]);
+    pty.wait_for("end of the recorded session", 0);
+    pty.send(b"q");
+    let status = pty.wait_exit(PATIENCE).expect("q ends the dashboard");
+    let out = pty.output();
+    assert_eq!(status.exit_code(), 0, "{status:?}");
+    assert_restored(&out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains("error"), "{text}");
+    assert!(!text.contains("✖ failed"), "{text}");
+    assert_cooked(&pty.stty());
+}

@@ -62,6 +62,8 @@ pub enum Connection {
         reason: String,
         detail: String,
     },
+    /// A replayed session ran out of recorded exchanges: the end, not a failure.
+    Ended,
 }
 
 /// The selected run's packets, decoded and pretty-printed once when the selection or the run
@@ -235,11 +237,13 @@ impl App {
 
     /// The batch is done: every run the batch record counts has been seen, and all are final.
     pub fn batch_done(&self) -> bool {
-        let expected = self
-            .batch_info
-            .as_ref()
-            .and_then(|b| b.run_count)
-            .unwrap_or(0) as usize;
+        let run_count = self.batch_info.as_ref().and_then(|b| b.run_count);
+        if self.summary.total() == 0 {
+            // An empty batch is done once its record says it has no runs and the feed, caught
+            // up, agrees; never before the feed has answered.
+            return run_count == Some(0) && self.last_update.is_some();
+        }
+        let expected = usize::try_from(run_count.unwrap_or(0)).unwrap_or(usize::MAX);
         self.summary.all_final() && self.summary.total() >= expected
     }
 }

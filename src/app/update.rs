@@ -12,8 +12,8 @@ use super::{
     App, Cmd, Connection, DetailCache, FetchState, Filter, FilterPrompt, Focus, Msg, PacketView,
     Sort,
 };
-use crate::client::FeedEvent;
 use crate::client::packets::Field;
+use crate::client::{ExitReason, FeedEvent};
 use crate::model::{Decoded, Packet};
 use crate::ui::layout;
 
@@ -74,6 +74,10 @@ fn on_feed(app: &mut App, event: FeedEvent) {
                 retry_in,
             };
         }
+        FeedEvent::Failed {
+            code: ExitReason::EndOfReplay,
+            ..
+        } => app.connection = Connection::Ended,
         FeedEvent::Failed {
             reason,
             detail,

@@ -249,7 +249,16 @@ impl Shape {
         let complete = std::mem::take(&mut self.refetching);
         let mut keys = std::mem::take(&mut self.touched);
         if complete {
-            keys = self.rows.keys().cloned().collect();
+            // Every row: the touched ones in the order they came, then the rest by key, so the
+            // order never depends on the hash map's (a replay prints what the session did).
+            let mut rest: Vec<String> = self
+                .rows
+                .iter()
+                .filter(|(_, row)| !row.touched)
+                .map(|(key, _)| key.clone())
+                .collect();
+            rest.sort_unstable();
+            keys.extend(rest);
         }
         let mut runs = Vec::with_capacity(keys.len());
         for key in keys {

@@ -70,9 +70,10 @@ fn render_connection(connection: &Connection, room: usize) -> Line<'static> {
             (label, theme::warning())
         }
         Connection::Failed { reason, .. } => (
-            format!("✖ failed: {}", text::fit(reason, 80)),
+            format!("✖ failed: {} (l: details)", text::fit(reason, 80)),
             theme::error(),
         ),
+        Connection::Ended => ("■ end of the recorded session".to_string(), theme::muted()),
     };
     let label = text::truncate(&label, room.saturating_sub(2), false);
     Line::styled(format!(" {label} "), style)
@@ -165,19 +166,19 @@ enum Names {
 /// A status's name in a word of a few letters, for a header too narrow for the full names.
 fn short_label(status: &RunStatus) -> String {
     let short = match status {
-        RunStatus::PendingVersion => "pending",
-        RunStatus::Delayed => "delayed",
-        RunStatus::Queued => "queued",
-        RunStatus::Dequeued => "dequeued",
-        RunStatus::Executing => "running",
-        RunStatus::Waiting => "waiting",
+        RunStatus::PendingVersion => "pend",
+        RunStatus::Delayed => "delay",
+        RunStatus::Queued => "queue",
+        RunStatus::Dequeued => "deq",
+        RunStatus::Executing => "run",
+        RunStatus::Waiting => "wait",
         RunStatus::Completed => "ok",
-        RunStatus::Canceled => "canceled",
-        RunStatus::Failed => "failed",
-        RunStatus::Crashed => "crashed",
+        RunStatus::Canceled => "cancel",
+        RunStatus::Failed => "fail",
+        RunStatus::Crashed => "crash",
         RunStatus::SystemFailure => "sysfail",
-        RunStatus::Expired => "expired",
-        RunStatus::TimedOut => "timeout",
+        RunStatus::Expired => "exp",
+        RunStatus::TimedOut => "t/o",
         RunStatus::Unknown(name) => return text::fit(name, 12),
     };
     short.to_string()
@@ -318,9 +319,9 @@ mod tests {
         let app = fixtures::app_after(msgs);
         let full = header(&app, 200);
         assert!(find(full.backend().buffer(), "⊠ 1 Crashed").is_some());
-        let short = header(&app, 130);
+        let short = header(&app, 110);
         let buffer = short.backend().buffer();
-        for text in ["✖4 failed", "⊠1 crashed", "⊗1 sysfail", "✔7 ok"] {
+        for text in ["✖4 fail", "⊠1 crash", "⊗1 sysfail", "✔7 ok"] {
             assert!(
                 find(buffer, text).is_some(),
                 "{text} in {:?}",
@@ -337,6 +338,6 @@ mod tests {
                 bare.backend()
             );
         }
-        assert!(find(buffer, "failed").is_none());
+        assert!(find(buffer, "fail").is_none());
     }
 }

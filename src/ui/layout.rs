@@ -6,6 +6,8 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 /// Below this size the screen shows only a "too small" notice.
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
+/// The body (between header and footer) needs this many rows before the log pane opens in it.
+pub const LOG_MIN_BODY: u16 = 16;
 
 /// The panes of one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +33,8 @@ pub fn areas(area: Rect, show_log: bool) -> Areas {
     ])
     .areas(area);
 
-    let (main, log) = if show_log {
+    // The log pane opens only where the table and the detail keep a few rows of their own.
+    let (main, log) = if show_log && body.height >= LOG_MIN_BODY {
         let [main, log] =
             Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(body);
         (main, Some(log))
@@ -94,6 +97,16 @@ mod tests {
                 assert!(table_rows(area, show_log) >= 1);
             }
         }
+    }
+
+    #[test]
+    fn short_terminals_keep_the_table_and_leave_the_log_closed() {
+        let short = areas(Rect::new(0, 0, 40, 12), true);
+        assert_eq!(short.log, None);
+        assert!(table_rows(Rect::new(0, 0, 40, 12), true) >= 1);
+        let tall = areas(Rect::new(0, 0, 80, 24), true);
+        assert!(tall.log.is_some_and(|log| log.height >= 5));
+        assert!(tall.table.height >= 4 && tall.detail.height >= 3);
     }
 
     #[test]

@@ -188,12 +188,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .collect();
     let end = offset + visible.len();
     let sort = app.runs.sort();
-    let columns = plan(
-        &visible,
-        app.runs.max_number(),
-        sort,
-        inner.width - MARKER_WIDTH,
-    );
+    let columns = plan(&visible, app.runs.max_number(), inner.width - MARKER_WIDTH);
 
     let header = Row::new(columns.iter().map(|&(column, width)| {
         render_cell(&column.heading(sort), column, width, theme::heading())
@@ -295,8 +290,12 @@ fn render_cell(content: &str, column: Column, width: u16, style: Style) -> Cell<
 /// Chooses the columns and their widths for `room` cells: fixed columns at their natural width,
 /// the run id and task as wide as their longest visible value (within limits), tags taking the
 /// rest. When even the minimum does not fit, columns go in [`DROP_ORDER`].
-fn plan(visible: &[RowText], widest_number: i64, sort: Sort, room: u16) -> Vec<(Column, u16)> {
-    let heading = |column: Column| u16::try_from(text::width(&column.heading(sort))).unwrap_or(0);
+fn plan(visible: &[RowText], widest_number: i64, room: u16) -> Vec<(Column, u16)> {
+    // Every sortable heading keeps room for the arrow, so moving the sort never moves columns.
+    let heading = |column: Column| {
+        let arrow = if column.sort_column().is_some() { 2 } else { 0 };
+        u16::try_from(text::width(column.title()) + arrow).unwrap_or(0)
+    };
     let widest = |column: Column| {
         visible
             .iter()
