@@ -31,6 +31,8 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 4;
     /// The server does not speak the protocol (missing headers, unreadable bodies).
     pub const PROTOCOL: u8 = 5;
+    /// The server could not be reached and never answered (DNS, refused, TLS, proxy).
+    pub const UNREACHABLE: u8 = 6;
 
     /// The exit code for a feed that failed for good.
     pub fn for_failure(reason: super::ExitReason) -> u8 {
@@ -39,6 +41,7 @@ pub mod exit {
             ExitReason::Auth => AUTH,
             ExitReason::NotFound => NOT_FOUND,
             ExitReason::Protocol => PROTOCOL,
+            ExitReason::Unreachable => UNREACHABLE,
             ExitReason::Other => FAILURE,
             ExitReason::EndOfReplay => OK,
         }

@@ -323,6 +323,75 @@ async fn refused_connection_is_retried_not_fatal() {
     feed.abort();
 }
 
+/// The binary, headless, pointed at servers it can never reach: each gives up after its
+/// retries with one clear line on stderr and exit code 6 (README), instead of retrying for ever.
+#[test]
+fn a_server_that_never_answers_is_a_clear_error_with_exit_code_6() {
+    let refused_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A plain TCP listener that accepts and says nothing TLS can read: https:// to it fails
+    // the handshake.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let plain_port = plain.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in plain.incoming().flatten() {
+            use std::io::Write;
+            let mut stream = stream;
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        }
+    });
+    // The three give up after the same backoff: run side by side.
+    let cases = [
+        (
+            format!("http://127.0.0.1:{refused_port}"),
+            "Connection refused",
+        ),
+        (
+            format!("https://127.0.0.1:{plain_port}"),
+            "TLS with 127.0.0.1 failed",
+        ),
+        (
+            "https://trigger-tui-test.invalid".to_string(),
+            "does not resolve",
+        ),
+    ];
+    let outputs: Vec<_> = std::thread::scope(|scope| {
+        let runs: Vec<_> = cases
+            .iter()
+            .map(|(url, _)| scope.spawn(move || run_headless(url)))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for ((url, expected), output) in cases.iter().zip(outputs) {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(6), "{url}: {stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("trigger-tui: error: cannot reach the server")
+                && last.contains(expected),
+            "{url}: {last}"
+        );
+        assert!(!stderr.contains("tr_dev_never_shown"), "{stderr}");
+    }
+}
+
+fn run_headless(url: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_trigger-tui"))
+        .args(["--batch", "batch_x", "--output", "ndjson", "--api-url", url])
+        .env("TRIGGER_SECRET_KEY", "tr_dev_never_shown")
+        .env_remove("TRIGGER_ACCESS_TOKEN")
+        .env("HOME", std::env::temp_dir())
+        .env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("trigger-tui-no-config"),
+        )
+        .output()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_shows_reconnecting_then_catches_up() {
     let first = start(8, 10.0).await;

@@ -48,6 +48,14 @@ pub enum FeedError {
     Server { status: u16, detail: String },
     #[error("network error: {0}")]
     Network(String),
+    /// No connection could be made: DNS, refused, TLS, or the proxy on the way.
+    #[error("cannot reach the server: {0}")]
+    Unreachable(String),
+    #[error(
+        "407 Proxy Authentication Required: the proxy named in HTTPS_PROXY (or ALL_PROXY) wants \
+         credentials; put them in its URL ({0})"
+    )]
+    ProxyAuth(String),
     #[error(
         "the response lacks the required header(s) {}; a proxy may be stripping them, or the \
          server is not a Trigger.dev realtime endpoint",
@@ -66,7 +74,7 @@ impl FeedError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Server { .. } | Self::Network(_) | Self::BadBody(_)
+            Self::Server { .. } | Self::Network(_) | Self::Unreachable(_) | Self::BadBody(_)
         )
     }
 
@@ -80,7 +88,8 @@ impl FeedError {
             Self::NotFound { batch, .. } => format!("404: batch {batch} not found"),
             Self::Rejected { status, .. } => format!("HTTP {status}"),
             Self::Server { status, .. } => format!("HTTP {status}"),
-            Self::Network(e) => clip_line(e, 60),
+            Self::Network(e) | Self::Unreachable(e) => clip_line(e, 60),
+            Self::ProxyAuth(_) => "407 from the proxy: it wants credentials".into(),
             Self::MissingHeaders(h) => format!("missing headers: {}", h.join(", ")),
             Self::BadBody(_) => "unreadable response body".into(),
             Self::ReplayEnded => "end of recording".into(),
@@ -232,6 +241,7 @@ pub fn classify(status: u16, body: &[u8], batch: &str) -> FeedError {
         401 => FeedError::Unauthorized(detail),
         403 => FeedError::Forbidden { batch, detail },
         404 => FeedError::NotFound { batch, detail },
+        407 => FeedError::ProxyAuth(detail),
         429 => FeedError::Server {
             status: 429,
             detail,
@@ -279,11 +289,66 @@ pub fn describe(error: &reqwest::Error) -> String {
         root = Some(cause.to_string());
         source = cause.source();
     }
-    let text = match root {
+    let mut text = match root {
         Some(root) if !error.is_timeout() => format!("{what}: {root}"),
         _ => what.to_string(),
     };
-    clip_line(&text, 200)
+    if error.is_connect() {
+        let host = error.url().and_then(|u| u.host_str()).unwrap_or("the host");
+        text = with_hint(&text, host, proxy_variable(error.url()));
+    }
+    clip_line(&text, 240)
+}
+
+/// What a connect error most likely means, said after it: a name that does not resolve, a TLS
+/// handshake that failed, or a proxy on the way (named by its variable: its URL may hold a
+/// password).
+fn with_hint(text: &str, host: &str, proxy: Option<&str>) -> String {
+    let lower = text.to_ascii_lowercase();
+    let dns = [
+        "failed to lookup address",
+        "name or service not known",
+        "no address associated",
+        "temporary failure in name resolution",
+        "nodename nor servname",
+        "dns error",
+    ];
+    let tls = [
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "invalidcontenttype",
+        "unknownissuer",
+    ];
+    let mut text = if dns.iter().any(|d| lower.contains(d)) {
+        format!("{text} (the name {host} does not resolve: check --api-url / TRIGGER_API_URL)")
+    } else if tls.iter().any(|t| lower.contains(t)) {
+        format!(
+            "{text} (TLS with {host} failed: an https:// URL on a plain-http server, or a \
+             certificate this machine does not trust)"
+        )
+    } else {
+        text.to_string()
+    };
+    if let Some(variable) = proxy {
+        text.push_str(&format!(" (through the proxy in {variable})"));
+    }
+    text
+}
+
+/// The proxy variable reqwest would use for `url`, if one is set (never its value).
+fn proxy_variable(url: Option<&reqwest::Url>) -> Option<&'static str> {
+    let https = url.is_none_or(|u| u.scheme() == "https");
+    let names: &[&'static str] = if https {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    names
+        .iter()
+        .copied()
+        .find(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 #[cfg(test)]
@@ -424,5 +489,36 @@ mod tests {
         let e = classify(504, b"<html>upstream timed out</html>", "b");
         assert!(e.to_string().contains("HTML"));
         assert!(!classify(400, b"", "b").is_retryable());
+        let e = classify(407, b"<html>auth</html>", "b");
+        assert!(
+            !e.is_retryable() && e.to_string().contains("HTTPS_PROXY"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn connect_errors_say_what_they_most_likely_mean() {
+        let dns = with_hint(
+            "could not connect: failed to lookup address information: Name or service not known",
+            "api.exmaple.com",
+            None,
+        );
+        assert!(dns.contains("api.exmaple.com does not resolve"), "{dns}");
+        let tls = with_hint(
+            "could not connect: received corrupt message of type InvalidContentType",
+            "127.0.0.1",
+            None,
+        );
+        assert!(tls.contains("TLS with 127.0.0.1 failed"), "{tls}");
+        let refused = with_hint(
+            "could not connect: Connection refused (os error 111)",
+            "h",
+            Some("HTTPS_PROXY"),
+        );
+        assert_eq!(
+            refused,
+            "could not connect: Connection refused (os error 111) (through the proxy in \
+             HTTPS_PROXY)"
+        );
     }
 }

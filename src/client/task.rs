@@ -20,6 +20,9 @@ const CATCHUP_TIMEOUT: Duration = Duration::from_secs(30);
 const REFETCH_STORM: u32 = 3;
 /// Responses missing required headers are retried this many times, then the feed fails (C07).
 const MISSING_HEADER_TRIES: u32 = 3;
+/// Connection attempts (about ten seconds of backoff) before a server that never answered is
+/// given up on. Once it has answered, a lost connection is retried for ever (a restart).
+const UNREACHABLE_TRIES: u32 = 12;
 
 /// What the feed task tells the app.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +59,8 @@ pub enum ExitReason {
     Auth,
     NotFound,
     Protocol,
+    /// The server could not be reached, and never had been (DNS, refused, TLS, proxy).
+    Unreachable,
     Other,
     /// A replayed session ran out of recorded exchanges: not a failure.
     EndOfReplay,
@@ -119,6 +124,9 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
     let mut header_strikes = 0u32;
     let mut refetch_strikes = 0u32;
     let mut reported_live = false;
+    // Whether the server has ever answered; until it has, connect errors are counted.
+    let mut answered = false;
+    let mut unreachable_strikes = 0u32;
     if feed_tx.send(FeedEvent::Connecting).await.is_err() {
         return;
     }
@@ -138,6 +146,11 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
             shape.live
         );
         let result = feed::round(&transport, &config, &shape, timeout).await;
+        match &result {
+            Err(FeedError::Unreachable(_)) if !answered => unreachable_strikes += 1,
+            Err(FeedError::Unreachable(_) | FeedError::Network(_)) => {}
+            _ => answered = true,
+        }
         let (error, retry_in) = match result {
             Ok(Outcome::Data(response)) => {
                 if attempt > 0 {
@@ -213,12 +226,17 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 let delay = Duration::from_secs(1 << header_strikes);
                 (FeedError::MissingHeaders(names), delay)
             }
-            Err(error) if error.is_retryable() => {
+            Err(error)
+                if error.is_retryable()
+                    && !(matches!(error, FeedError::Unreachable(_))
+                        && unreachable_strikes >= UNREACHABLE_TRIES) =>
+            {
                 let delay = delays.next().unwrap_or(Duration::from_secs(10));
                 (error, delay)
             }
             Err(error) => {
                 let code = match &error {
+                    FeedError::Unreachable(_) | FeedError::ProxyAuth(_) => ExitReason::Unreachable,
                     FeedError::ReplayEnded => ExitReason::EndOfReplay,
                     FeedError::Unauthorized(_) | FeedError::Forbidden { .. } => ExitReason::Auth,
                     FeedError::NotFound { .. } => ExitReason::NotFound,

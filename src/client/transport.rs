@@ -229,10 +229,13 @@ async fn send(
     for (name, value) in headers {
         request = request.header(*name, value);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| FeedError::Network(describe(&e)))?;
+    let response = request.send().await.map_err(|e| {
+        if e.is_connect() {
+            FeedError::Unreachable(describe(&e))
+        } else {
+            FeedError::Network(describe(&e))
+        }
+    })?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -280,7 +283,7 @@ impl Recorder {
                 }),
                 None,
             ),
-            Err(FeedError::Network(e)) => (None, Some(e.clone())),
+            Err(FeedError::Network(e) | FeedError::Unreachable(e)) => (None, Some(e.clone())),
             Err(e) => (None, Some(e.to_string())),
         };
         let record = Record {
