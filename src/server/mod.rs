@@ -628,6 +628,34 @@ impl Shared {
         applied
     }
 
+    /// At full speed, one live request's worth: the next groups, as many as keep every run to
+    /// one change (so no client merges two of a run's statuses into one) and at most
+    /// `max_events` changes. Returns whether anything was applied.
+    pub(crate) fn advance_step(&self, max_events: usize) -> bool {
+        let applied = {
+            let mut state = lock(&self.state);
+            let mut touched = std::collections::HashSet::new();
+            let mut events = 0;
+            let mut applied = false;
+            while let Some(group) = self.plan.groups.get(state.next_group) {
+                let clash = group.events.iter().any(|e| touched.contains(&e.run));
+                if applied && (clash || events + group.events.len() > max_events) {
+                    break;
+                }
+                touched.extend(group.events.iter().map(|e| e.run));
+                events += group.events.len();
+                state.store.apply(group);
+                state.next_group += 1;
+                applied = true;
+            }
+            applied
+        };
+        if applied {
+            self.notify();
+        }
+        applied
+    }
+
     /// Applies every group due at or before `sim_ms`; returns the time of the next one.
     fn advance_to(&self, sim_ms: u64) -> Option<u64> {
         let (applied, next) = {

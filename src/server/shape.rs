@@ -17,6 +17,9 @@
 //! (`/realtime/v1/runs?tags=a,b`, any of the tags; `createdAt` is accepted and ignored, every
 //! demo run being recent). Injected faults ([`super::faults`]) apply to all three.
 
+/// The most changes one live answer at full speed carries.
+const MAX_STEP_EVENTS: usize = 5_000;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -382,9 +385,10 @@ async fn serve(
     }
 
     // With no clock, each live request on the current handle moves the simulation one step
-    // (unless a test steps it, see `ServerConfig::lockstep`).
+    // (unless a test steps it, see `ServerConfig::lockstep`): as many changes as keep each run
+    // to one, so the clients, not the round trips, set the pace.
     if shared.infinite && !shared.lockstep && shared.feed_handle(key) == handle {
-        shared.advance_one();
+        shared.advance_step(MAX_STEP_EVENTS);
     }
     let mut changed = shared.changed.subscribe();
     let hold = tokio::time::sleep(shared.hold_duration());
