@@ -51,7 +51,9 @@ pub fn init(sink: Sink, file: Option<&Path>) -> Result<(), std::io::Error> {
     match sink {
         Sink::LogPane => {
             // The level filter is the EnvFilter's job; tui-logger keeps everything it is given.
-            let _ = tui_logger::init_logger(tui_logger::LevelFilter::Trace);
+            // `init_logger` is not called: it starts a thread that wakes every 10 ms to move
+            // events into the pane's buffer, most of a quiet dashboard's CPU. The event loop
+            // moves them instead ([`move_to_pane`]) on each tick and before each frame.
             tui_logger::set_default_level(tui_logger::LevelFilter::Trace);
             let _ = registry
                 .with(tui_logger::TuiTracingSubscriberLayer)
@@ -67,6 +69,11 @@ pub fn init(sink: Sink, file: Option<&Path>) -> Result<(), std::io::Error> {
         }
     }
     Ok(())
+}
+
+/// Moves the log events recorded since the last call into the log pane's buffer.
+pub fn move_to_pane() {
+    tui_logger::move_events();
 }
 
 /// Writes log text with control and invisible characters escaped (`\e`, `\u{202e}` …), so a

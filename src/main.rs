@@ -175,7 +175,17 @@ async fn watch(args: WatchArgs) -> Result<u8> {
                 return Ok(exit::USAGE);
             }
         };
-        let Some(batch_id) = args.batch.clone().or_else(|| transport.recorded_batch_id()) else {
+        let recorded = transport.recorded_batch_id();
+        if let (Some(asked), Some(recorded)) = (&args.batch, &recorded)
+            && asked != recorded
+        {
+            eprintln!(
+                "trigger-tui: {} is a recording of {recorded}, not {asked}; leave out --batch",
+                path.display()
+            );
+            return Ok(exit::USAGE);
+        }
+        let Some(batch_id) = args.batch.clone().or(recorded) else {
             eprintln!(
                 "trigger-tui: {} records no batch feed; pass --batch",
                 path.display()

@@ -208,6 +208,13 @@ pub async fn run_ndjson(
                 code: ExitReason::EndOfReplay,
                 ..
             } => {
+                if exit_when_done && !app.batch_done() {
+                    // A script asked for the whole batch and the recording stops short of it.
+                    eprintln!(
+                        "trigger-tui: error: the recorded session ends before the batch is done"
+                    );
+                    return exit::FAILURE;
+                }
                 eprintln!("trigger-tui: end of the recorded session");
                 return exit::OK;
             }

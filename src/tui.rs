@@ -85,6 +85,8 @@ pub async fn run(
     update(app, Msg::Resize(size.width, size.height));
     terminal.draw(|frame| ui::view(app, frame))?;
     let mut last_frame = Instant::now();
+    // The clock's whole second at the last frame (see the tick check below).
+    let mut drawn_second = app.now.timestamp();
 
     loop {
         let next_frame = tokio::time::Instant::from_std(last_frame + FRAME_BUDGET);
@@ -127,12 +129,18 @@ pub async fn run(
             _ = tokio::time::sleep_until(next_frame), if dirty => {
                 draw(terminal, app, &debug_panic, latency, &mut keys_waiting, &mut changes_waiting)?;
                 last_frame = Instant::now();
+                drawn_second = app.now.timestamp();
                 dirty = false;
                 continue;
             }
         };
         // A key is answered with a frame at once; the budget only paces updates from the feed.
         let urgent = matches!(msg, Msg::Key(_) | Msg::Resize(..));
+        let mut clock_only = matches!(msg, Msg::Tick(_));
+        if clock_only {
+            // Keeps tui-logger's hot buffer from filling between frames.
+            crate::logging::move_to_pane();
+        }
         if update(app, msg) == Some(Cmd::Quit) {
             return Ok(Exit::Quit);
         }
@@ -146,9 +154,17 @@ pub async fn run(
                 Ok(event) => Msg::Feed(event),
                 Err(_) => break,
             };
+            clock_only = false;
             if update(app, msg) == Some(Cmd::Quit) {
                 return Ok(Exit::Quit);
             }
+        }
+        // A tick changes the screen only through elapsed times (while runs are not final) and
+        // the whole seconds of "updated … ago": a quiet, finished batch is drawn once a second,
+        // not at the tick rate.
+        let settled = app.summary.total() == 0 || app.summary.all_final();
+        if clock_only && !dirty && settled && app.now.timestamp() == drawn_second {
+            continue;
         }
         for cmd in std::mem::take(&mut app.outbox) {
             packets.run(cmd, &msg_tx);
@@ -163,6 +179,7 @@ pub async fn run(
                 &mut changes_waiting,
             )?;
             last_frame = Instant::now();
+            drawn_second = app.now.timestamp();
             dirty = false;
         } else {
             dirty = true;
@@ -182,6 +199,7 @@ fn draw(
     if debug_panic.as_deref() == Some("render") {
         panic!("TRIGGER_TUI_DEBUG_PANIC=render: a forced panic while drawing");
     }
+    crate::logging::move_to_pane();
     terminal.draw(|frame| ui::view(app, frame))?;
     latency.frames += 1;
     for pressed in keys_waiting.drain(..) {

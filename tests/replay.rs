@@ -100,3 +100,41 @@ fn a_missing_recording_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot replay"));
 }
+
+#[test]
+fn a_recording_of_another_batch_is_a_usage_error_naming_the_recorded_one() {
+    let output = Command::new(env!("CARGO_BIN_EXE_trigger-tui"))
+        .arg("--replay")
+        .arg(fixture("demo-8-runs.jsonl"))
+        .args(["--batch", "batch_other", "--output", "ndjson"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not batch_other"), "{stderr}");
+}
+
+/// A recording cut before the batch is done: `--exit-when-done` asked for the whole batch, so
+/// the replay's end is an error (exit 1), not the batch's end.
+#[test]
+fn a_replay_that_ends_before_the_batch_is_done_fails_with_exit_when_done() {
+    let full = std::fs::read_to_string(fixture("demo-8-runs.jsonl")).unwrap();
+    let cut: String = full.lines().take(12).map(|l| format!("{l}\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.jsonl");
+    std::fs::write(&path, cut).unwrap();
+    let replay = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_trigger-tui"))
+            .arg("--replay")
+            .arg(&path)
+            .args(["--output", "ndjson"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = replay(&["--exit-when-done"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ends before the batch is done"));
+    // Without the flag, the end of the recording is just the end.
+    assert_eq!(replay(&[]).status.code(), Some(0));
+}

@@ -160,7 +160,9 @@ fn duration_key(run: &Run) -> DurationKey {
             .started_at
             .map_or(DurationKey::Missing, |t| DurationKey::Running(Reverse(t)));
     }
-    if run.status.is_final() || run.status.is_waiting() {
+    // A run that never started (canceled or expired in the queue) shows `0ms` but has no
+    // duration to speak of: it sorts with the missing ones.
+    if (run.status.is_final() || run.status.is_waiting()) && run.started_at.is_some() {
         return run
             .duration_ms
             .map_or(DurationKey::Missing, DurationKey::Recorded);
@@ -247,6 +249,26 @@ mod tests {
             sorted(by(SortColumn::Number, true), runs),
             ["run_0004", "run_0003", "run_0002", "run_0001"]
         );
+    }
+
+    #[test]
+    fn runs_canceled_before_they_started_have_no_duration_to_sort_by() {
+        let mut never_started = fixtures::run(2, "CANCELED");
+        never_started.started_at = None;
+        never_started.duration_ms = Some(0);
+        let runs = vec![
+            never_started,
+            fixtures::run(3, "COMPLETED_SUCCESSFULLY"),
+            fixtures::run(4, "COMPLETED_SUCCESSFULLY"),
+        ];
+        for descending in [false, true] {
+            let order = sorted(by(SortColumn::Duration, descending), runs.clone());
+            assert_eq!(
+                order.last().map(String::as_str),
+                Some("run_0002"),
+                "{order:?}"
+            );
+        }
     }
 
     #[test]

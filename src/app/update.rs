@@ -35,6 +35,8 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             relayout(app);
             keep_selection_visible(app);
         }
+        // After a replay's end the clock stops too: running durations stay as recorded.
+        Msg::Tick(_) if app.connection == Connection::Ended => {}
         Msg::Tick(now) => app.now = now,
         Msg::Quit => {
             app.should_quit = true;
@@ -834,5 +836,23 @@ mod tests {
         assert!(i >= app.table_offset && i < app.table_offset + rows);
         update(&mut app, Msg::Resize(20, 5));
         update(&mut app, Msg::Resize(0, 0));
+    }
+
+    #[test]
+    fn the_clock_stops_when_a_replay_ends() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(3)]);
+        update(
+            &mut app,
+            Msg::Feed(FeedEvent::Failed {
+                reason: "end of recording".into(),
+                detail: "the recorded session has no more exchanges".into(),
+                code: ExitReason::EndOfReplay,
+            }),
+        );
+        assert_eq!(app.connection, Connection::Ended);
+        assert_eq!(app.failure, None);
+        let before = app.now;
+        update(&mut app, Msg::Tick(before + chrono::TimeDelta::seconds(30)));
+        assert_eq!(app.now, before, "running durations stay as recorded");
     }
 }

@@ -222,6 +222,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 fn render_waiting(app: &App, frame: &mut Frame, inner: Rect) {
     let (message, style) = match app.connection {
         Connection::Failed { .. } => ("No runs: the feed failed (see above)", theme::error()),
+        _ if app.batch_done() => ("This batch has no runs", theme::muted()),
         _ => ("Waiting for runs…", theme::muted()),
     };
     render_centred(frame, inner, message, style);
