@@ -193,31 +193,23 @@ fn app_update(c: &mut Criterion) {
 }
 
 fn render(c: &mut Criterion) {
-    let mut group = c.benchmark_group("frame_200x50");
-    for n in [1_000, 10_000, 100_000] {
-        let app = app_with(n);
-        let mut terminal = match Terminal::new(TestBackend::new(200, 50)) {
-            Ok(t) => t,
-            Err(_) => return,
-        };
-        group.bench_with_input(BenchmarkId::from_parameter(n), &app, |b, app| {
-            b.iter(|| terminal.draw(|frame| ui::view(app, frame)).map(|_| ()))
-        });
+    for (name, build) in [
+        ("frame_200x50", app_with as fn(usize) -> App),
+        ("frame_200x50_filtered_sorted", filtered_sorted),
+    ] {
+        let mut group = c.benchmark_group(name);
+        for n in [1_000, 10_000, 100_000] {
+            let app = build(n);
+            let mut terminal = match Terminal::new(TestBackend::new(200, 50)) {
+                Ok(t) => t,
+                Err(_) => return,
+            };
+            group.bench_with_input(BenchmarkId::from_parameter(n), &app, |b, app| {
+                b.iter(|| terminal.draw(|frame| ui::view(app, frame)).map(|_| ()))
+            });
+        }
+        group.finish();
     }
-    group.finish();
-
-    let mut group = c.benchmark_group("frame_200x50_filtered_sorted");
-    for n in [1_000, 10_000, 100_000] {
-        let app = filtered_sorted(n);
-        let mut terminal = match Terminal::new(TestBackend::new(200, 50)) {
-            Ok(t) => t,
-            Err(_) => return,
-        };
-        group.bench_with_input(BenchmarkId::from_parameter(n), &app, |b, app| {
-            b.iter(|| terminal.draw(|frame| ui::view(app, frame)).map(|_| ()))
-        });
-    }
-    group.finish();
 }
 
 /// Criterion reports the mean frame; the targets are on the p99. Each case draws 2,000 frames
