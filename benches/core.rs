@@ -164,7 +164,7 @@ fn app_update(c: &mut Criterion) {
     };
     let mut long = one.clone();
     if let Some(run) = long.runs.first_mut() {
-        run.duration_ms = Some(10_000_000);
+        std::sync::Arc::make_mut(run).duration_ms = Some(10_000_000);
     }
     let mut flip = false;
     c.bench_function("update_one_run_in_100000_filtered_sorted", |b| {

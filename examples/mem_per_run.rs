@@ -70,11 +70,11 @@ fn main() {
     let per_run = (after.saturating_sub(before) as f64 * 1024.0) / n as f64;
     println!(
         "{n} runs: RSS +{:.1} MB, {:.0} bytes per run, of which raw payload+output {:.0} bytes \
-         (held twice: shape row and run); beside them {:.0} bytes per run",
+         (held once: the shape and the app share each run); beside them {:.0} bytes per run",
         (after - before) as f64 / 1024.0,
         per_run,
         raw,
-        per_run - 2.0 * raw
+        per_run - raw
     );
     assert_eq!(app.runs.len(), n);
 }

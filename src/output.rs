@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::mpsc;
@@ -14,7 +15,7 @@ use crate::app::{App, Msg, update};
 use crate::client::packets::{self, Field};
 use crate::client::{ExitReason, FeedConfig, FeedEvent, Transport};
 use crate::model::{Packet, Run};
-use crate::sanitize::{is_invisible, sanitize_line};
+use crate::sanitize::{sanitize_line, write_safe_json};
 use crate::tui::Signals;
 
 /// Exit codes of the headless mode (documented in the README).
@@ -122,48 +123,46 @@ impl PacketFetcher {
 /// controls, DEL, and bidi and zero-width characters are written as `\uXXXX` escapes too. The
 /// parsed value is the same; only the bytes differ.
 pub fn terminal_safe_json(value: &serde_json::Value) -> String {
-    let text = value.to_string();
-    if text.is_ascii() && !text.contains('\u{7f}') {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        // Structural JSON is ASCII, so these can only be inside strings.
-        if c == '\u{7f}' || is_invisible(c) {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    let mut out = Vec::new();
+    write_safe_json(&mut out, value);
+    // The serializer writes UTF-8 only.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// The last decoded form of each run's packets: a payload rarely changes between the states
-/// of a run, so it is decoded once rather than once per printed line.
+/// The last printed form of each run's packets: a payload rarely changes between the states
+/// of a run, so it is decoded and serialized once rather than once per printed line.
 #[derive(Default)]
 struct DecodeCache {
-    entries: HashMap<(String, &'static str), (Packet, Option<serde_json::Value>)>,
+    /// By run id: the payload's, the output's and the metadata's packet and printed text.
+    entries: HashMap<String, [Option<Printed>; 3]>,
 }
 
+/// A packet and its printed JSON text (`None`: the field is left out).
+type Printed = (Packet, Option<Arc<str>>);
+
 impl DecodeCache {
-    fn get(&mut self, run_id: &str, field: &str, packet: &Packet) -> Option<serde_json::Value> {
-        let field: &'static str = match field {
-            "payload" => "payload",
-            "output" => "output",
-            _ => "metadata",
+    fn get(&mut self, run_id: &str, field: &'static str, packet: &Packet) -> Option<Arc<str>> {
+        let slot = match field {
+            "payload" => 0,
+            "output" => 1,
+            _ => 2,
         };
-        let key = (run_id.to_string(), field);
-        if let Some((cached, value)) = self.entries.get(&key)
+        if let Some(Some((cached, text))) = self.entries.get(run_id).map(|e| &e[slot])
             && cached == packet
         {
-            return value.clone();
+            return text.clone();
         }
-        let value = packet.decode().to_canonical();
-        self.entries.insert(key, (packet.clone(), value.clone()));
-        value
+        let text = packet.decode().to_canonical().map(|value| {
+            let mut out = Vec::new();
+            write_safe_json(&mut out, &value);
+            Arc::from(String::from_utf8(out).unwrap_or_default())
+        });
+        let entry = match self.entries.get_mut(run_id) {
+            Some(entry) => entry,
+            None => self.entries.entry(run_id.to_string()).or_default(),
+        };
+        entry[slot] = Some((packet.clone(), text.clone()));
+        text
     }
 }
 
@@ -178,6 +177,7 @@ pub async fn run_ndjson(
 ) -> u8 {
     let mut signals = Signals::new();
     let mut decoded = DecodeCache::default();
+    let mut lines = Vec::with_capacity(1 << 16);
     loop {
         let event = tokio::select! {
             event = feed_rx.recv() => event,
@@ -192,17 +192,19 @@ pub async fn run_ndjson(
         };
         match &event {
             FeedEvent::Runs(flush) => {
+                lines.clear();
                 for run in &flush.runs {
                     let resolved = fetcher.resolve(run).await;
                     let run = resolved.as_ref().unwrap_or(run);
-                    let json = run
-                        .to_sdk_json_with(&mut |field, packet| decoded.get(&run.id, field, packet));
-                    if writeln!(out, "{}", terminal_safe_json(&json)).is_err() {
-                        // stdout closed (e.g. piped into `head`): nothing more to do.
-                        return exit::OK;
-                    }
+                    run.write_sdk_json(&mut lines, &mut |field, packet| {
+                        decoded.get(&run.id, field, packet)
+                    });
+                    lines.push(b'\n');
                 }
-                let _ = out.flush();
+                if out.write_all(&lines).and_then(|()| out.flush()).is_err() {
+                    // stdout closed (e.g. piped into `head`): nothing more to do.
+                    return exit::OK;
+                }
             }
             FeedEvent::Failed {
                 code: ExitReason::EndOfReplay,
@@ -236,6 +238,7 @@ pub async fn run_ndjson(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sanitize::is_invisible;
 
     #[test]
     fn terminal_safe_json_escapes_c1_del_and_bidi_but_keeps_the_value() {

@@ -58,6 +58,45 @@ pub fn is_invisible(c: char) -> bool {
     ) && c != '\u{200d}' // ZWJ joins emoji sequences; it is shown as part of the glyph
 }
 
+/// A serde_json formatter for JSON text that is safe on a terminal: besides the C0 controls
+/// JSON always escapes, DEL and every [`is_invisible`] character are written as `\uXXXX`
+/// escapes. The value read back is the same; only the bytes differ.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TerminalSafe;
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        // Most text is plain ASCII: one scan, one copy.
+        if fragment.bytes().all(|b| b.is_ascii() && b != 0x7f) {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if c == '\u{7f}' || is_invisible(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// Appends `value` as compact, terminal-safe JSON ([`TerminalSafe`]).
+pub fn write_safe_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let mut ser = serde_json::Serializer::with_formatter(out, TerminalSafe);
+    // Writing into a Vec cannot fail, and these values (strings, numbers, JSON values) always
+    // serialize.
+    let _ = value.serialize(&mut ser);
+}
+
 /// One sanitized line of at most `max` characters, with `…` when cut.
 pub fn clip_line(text: &str, max: usize) -> String {
     let line = sanitize_line(text);

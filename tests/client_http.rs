@@ -85,7 +85,11 @@ async fn truth(server: &ServerHandle) -> BTreeMap<String, Run> {
     let body = response.bytes().await.unwrap();
     let mut shape = trigger_tui::client::Shape::with_schema(schema);
     let flush = shape.apply(parse_body(&body).unwrap()).remove(0);
-    flush.runs.into_iter().map(|r| (r.id.clone(), r)).collect()
+    flush
+        .runs
+        .into_iter()
+        .map(|r| (r.id.clone(), (*r).clone()))
+        .collect()
 }
 
 fn assert_matches_truth(app: &App, truth: &BTreeMap<String, Run>) {

@@ -125,7 +125,7 @@ async fn truth(server: &ServerHandle) -> Result<BTreeMap<String, Run>, String> {
         .remove(0)
         .runs
         .into_iter()
-        .map(|r| (r.id.clone(), r))
+        .map(|r| (r.id.clone(), (*r).clone()))
         .collect();
 
     let store: BTreeMap<String, Run> = server

@@ -29,6 +29,7 @@ use serde_json::{Value as Json, json};
 
 use trigger_tui::model::packet::{self, Decoded, SjValue};
 use trigger_tui::model::{Packet, Run};
+use trigger_tui::output::terminal_safe_json;
 use trigger_tui::protocol::pg_array;
 use trigger_tui::protocol::schema::{
     self, ColumnSpec, ColumnType, Schema, Value, format_timestamp, parse_timestamp,
@@ -1235,6 +1236,15 @@ fn fuzz_run_from_row() {
             // What the app and --output ndjson do with a run.
             let sdk = run.to_sdk_json();
             prop_assert!(sdk.get("id").is_some() && sdk.get("status").is_some());
+            // The ndjson printer writes the line straight from the run: the same bytes as the
+            // value, serialized terminal-safe.
+            let mut line = Vec::new();
+            run.write_sdk_json(&mut line, &mut |_, p| {
+                p.decode()
+                    .to_canonical()
+                    .map(|v| terminal_safe_json(&v).into())
+            });
+            prop_assert_eq!(String::from_utf8(line).unwrap(), terminal_safe_json(&sdk));
             let _ = run.total_cost_cents();
             let _ = run.status.label();
             let _ = run.error.as_ref().map(|e| (e.summary(), e.to_sdk_json()));
@@ -1246,6 +1256,47 @@ fn fuzz_run_from_row() {
             }
             let warned: usize = run.warnings.iter().map(String::len).sum();
             prop_assert!(warned <= 4 * input + 512 * run.warnings.len().max(1));
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn fuzz_run_merge_equals_the_merged_row() {
+    // The shape merges each update's columns into the run it holds; the result must be the run
+    // the whole merged row builds, whatever came in which update (packet data before its type,
+    // a friendly id that goes NULL, bad values that warn and are then fixed).
+    fuzz(
+        "Run::merge",
+        3_000,
+        (proptest::collection::vec(row(), 1..5), any::<bool>()),
+        |(updates, with_schema)| {
+            let schema = if with_schema {
+                Schema::parse(FEED_SCHEMA).unwrap()
+            } else {
+                Schema::default()
+            };
+            let (mut run, mut parts) = Run::from_columns(
+                updates[0].iter().map(|(k, v)| (k.as_str(), v.as_deref())),
+                &schema,
+            );
+            for update in &updates[1..] {
+                let before = run.id.clone();
+                let old = run.merge(
+                    &mut parts,
+                    update.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
+                    &schema,
+                );
+                // The old id comes back whenever the id changed (it may have changed back).
+                match old {
+                    Some(old) => prop_assert_eq!(old, before),
+                    None => prop_assert_eq!(&before, &run.id),
+                }
+            }
+            let merged: Vec<(String, Option<String>)> = updates.concat();
+            // Compared as debug text: a NaN cost is not equal to itself.
+            let whole = Run::from_row(merged.as_slice(), &schema);
+            prop_assert_eq!(format!("{run:?}"), format!("{whole:?}"));
             Ok(())
         },
     );

@@ -144,7 +144,7 @@ pub fn run(n: usize, status: &str) -> Run {
 /// Runs numbered in `range`, with statuses cycling through a realistic mix.
 pub fn flush_range(range: Range<usize>) -> Flush {
     let runs = range
-        .map(|n| run(n, STATUSES[n % STATUSES.len()]))
+        .map(|n| run(n, STATUSES[n % STATUSES.len()]).into())
         .collect();
     Flush {
         runs,
@@ -165,7 +165,7 @@ pub fn runs_msg_range(range: Range<usize>) -> Msg {
 /// A feed message with one run in the given state.
 pub fn one_run_msg(run: Run) -> Msg {
     Msg::Feed(FeedEvent::Runs(Flush {
-        runs: vec![run],
+        runs: vec![run.into()],
         removed: vec![],
         complete: false,
     }))

@@ -13,6 +13,7 @@ pub mod sort;
 pub mod update;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -213,7 +214,8 @@ impl App {
 
     /// Inserts or replaces a run, keeping the table's rows and the summary right. Returns true
     /// when the run is new.
-    pub(crate) fn upsert(&mut self, run: Run) -> bool {
+    pub(crate) fn upsert(&mut self, run: impl Into<Arc<Run>>) -> bool {
+        let run = run.into();
         // Added before the old one is taken out: one lookup of the id, not two.
         self.summary.add(&run);
         let Some(old) = self.runs.upsert(run) else {

@@ -9,6 +9,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::filter::{Filter, Haystack};
 use super::sort::{Sort, SortColumn, number_order};
@@ -17,7 +18,8 @@ use crate::model::Run;
 /// One stored run, with what the filter searches and whether it matches.
 #[derive(Debug, Clone)]
 struct Slot {
-    run: Run,
+    /// Shared with the feed's shape: each run is held once.
+    run: Arc<Run>,
     /// Built only while a filter is active (and for every run when one becomes active), so
     /// runs cost nothing extra while nothing is filtered.
     hay: Option<Haystack>,
@@ -53,17 +55,17 @@ impl Runs {
 
     /// Every run, by number then id.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &Run> + DoubleEndedIterator {
-        self.by_number.iter().map(|&s| &self.slots[s].run)
+        self.by_number.iter().map(|&s| &*self.slots[s].run)
     }
 
     /// The `i`-th run by number.
     pub fn get(&self, i: usize) -> Option<&Run> {
-        self.by_number.get(i).map(|&s| &self.slots[s].run)
+        self.by_number.get(i).map(|&s| &*self.slots[s].run)
     }
 
     /// A run by id.
     pub fn by_id(&self, id: &str) -> Option<&Run> {
-        self.index.get(id).map(|&s| &self.slots[s].run)
+        self.index.get(id).map(|&s| &*self.slots[s].run)
     }
 
     /// How many runs the table shows.
@@ -73,14 +75,14 @@ impl Runs {
 
     /// The `i`-th row of the table.
     pub fn shown(&self, i: usize) -> Option<&Run> {
-        self.shown.get(i).map(|&s| &self.slots[s].run)
+        self.shown.get(i).map(|&s| &*self.slots[s].run)
     }
 
     /// The table's rows from `start`, at most `count` of them.
     pub fn shown_range(&self, start: usize, count: usize) -> impl Iterator<Item = &Run> {
         let start = start.min(self.shown.len());
         let end = start.saturating_add(count).min(self.shown.len());
-        self.shown[start..end].iter().map(|&s| &self.slots[s].run)
+        self.shown[start..end].iter().map(|&s| &*self.slots[s].run)
     }
 
     /// The row of a run, if the table shows it.
@@ -122,7 +124,8 @@ impl Runs {
     }
 
     /// Inserts or replaces a run; returns the run it replaced.
-    pub(crate) fn upsert(&mut self, run: Run) -> Option<Run> {
+    pub(crate) fn upsert(&mut self, run: impl Into<Arc<Run>>) -> Option<Arc<Run>> {
+        let run = run.into();
         let Some(&slot) = self.index.get(&run.id) else {
             self.insert(run);
             return None;
@@ -167,7 +170,7 @@ impl Runs {
         Some(old)
     }
 
-    fn insert(&mut self, run: Run) {
+    fn insert(&mut self, run: Arc<Run>) {
         let hay = self.filter.is_active().then(|| Haystack::new(&run));
         let shown = hay.as_ref().is_none_or(|hay| self.filter.matches(hay));
         let slot = self.slots.len();
@@ -185,7 +188,7 @@ impl Runs {
     }
 
     /// Removes a run by id; returns it.
-    pub(crate) fn remove(&mut self, id: &str) -> Option<Run> {
+    pub(crate) fn remove(&mut self, id: &str) -> Option<Arc<Run>> {
         let slot = self.index.remove(id)?;
         let at = self.number_place(&self.slots[slot].run);
         self.by_number.remove(at);
@@ -302,14 +305,14 @@ mod tests {
 
     /// The lists are what a full sort would give, and every slot is indexed.
     fn assert_consistent(runs: &Runs) {
-        let mut all: Vec<&Run> = runs.slots.iter().map(|s| &s.run).collect();
+        let mut all: Vec<&Run> = runs.slots.iter().map(|s| &*s.run).collect();
         all.sort_by(|a, b| number_order(a, b));
         assert_eq!(ids(runs.iter()), ids(all.iter().copied()));
         let mut matching: Vec<&Run> = runs
             .slots
             .iter()
             .filter(|s| runs.filter.matches(&Haystack::new(&s.run)))
-            .map(|s| &s.run)
+            .map(|s| &*s.run)
             .collect();
         matching.sort_by(|a, b| runs.sort.cmp(a, b));
         assert_eq!(shown_ids(runs), ids(matching.iter().copied()));

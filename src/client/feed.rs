@@ -119,6 +119,11 @@ pub enum Outcome {
 
 /// The shape URL for the shape's current position.
 pub fn shape_url(config: &FeedConfig, shape: &Shape) -> reqwest::Url {
+    position_url(config, shape, shape.live)
+}
+
+/// The shape URL for the shape's position, live or not.
+pub fn position_url(config: &FeedConfig, shape: &Shape, live: bool) -> reqwest::Url {
     let mut url = config.api_url.clone();
     let base = url.path().trim_end_matches('/').to_string();
     url.set_path(&format!("{base}/realtime/v1/batches/{}", config.batch_id));
@@ -128,7 +133,7 @@ pub fn shape_url(config: &FeedConfig, shape: &Shape) -> reqwest::Url {
         if let Some(handle) = &shape.handle {
             q.append_pair("handle", handle);
         }
-        if shape.live {
+        if live {
             q.append_pair("cursor", shape.cursor.as_deref().unwrap_or(""));
             q.append_pair("live", "true");
         }
@@ -165,12 +170,29 @@ pub async fn round(
     shape: &Shape,
     timeout: Duration,
 ) -> Result<Outcome, FeedError> {
-    let url = shape_url(config, shape);
+    round_at(
+        transport,
+        config,
+        shape_url(config, shape),
+        shape.live,
+        timeout,
+    )
+    .await
+}
+
+/// Sends one request for `url` (a shape URL, live or not) and reads the answer.
+pub async fn round_at(
+    transport: &Transport,
+    config: &FeedConfig,
+    url: reqwest::Url,
+    live: bool,
+    timeout: Duration,
+) -> Result<Outcome, FeedError> {
     let response = transport
         .get(&url, &request_headers(config), timeout)
         .await?;
     match response.status {
-        200 => read_ok(&response, shape.live),
+        200 => read_ok(&response, live),
         409 => {
             let handle = header(&response, headers::HANDLE, headers::LEGACY_HANDLE);
             Ok(Outcome::MustRefetch { handle })

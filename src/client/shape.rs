@@ -6,59 +6,44 @@
 //! `up-to-date` hands on the complete set so that nothing is lost in between.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tracing::warn;
 
-use crate::model::{Columns, Run};
+use crate::model::{RowParts, Run};
 use crate::protocol::{Control, Message, Operation, Schema};
 
-/// Column names seen on this shape, interned so a row stores only its values.
-#[derive(Debug, Default)]
-struct ColumnTable {
-    names: Vec<String>,
-    index: HashMap<String, usize>,
-}
-
-impl ColumnTable {
-    fn slot(&mut self, name: &str) -> usize {
-        if let Some(&i) = self.index.get(name) {
-            return i;
-        }
-        self.names.push(name.to_string());
-        self.index.insert(name.to_string(), self.names.len() - 1);
-        self.names.len() - 1
-    }
-}
-
-/// One row's values by column slot: `None` when the row never carried the column.
-#[derive(Debug, Default, Clone)]
-struct Row {
-    cells: Vec<Option<Option<String>>>,
+/// One row of the shape: its run as last merged (shared with the app once handed on, so each
+/// run is held once), and what the row holds beyond the run's fields.
+#[derive(Debug)]
+struct Entry {
+    run: Arc<Run>,
+    parts: RowParts,
     touched: bool,
-    /// The run id this row was last handed on as: a placeholder row (an update for a key never
-    /// inserted) is handed on by its internal id, and must give way when its friendly id
-    /// arrives, so the app never holds two runs for one key.
-    delivered_id: Option<String>,
+    /// The run was handed on at least once.
+    delivered: bool,
+    /// The id it was handed on as, when the run's id changed since: a placeholder row (an
+    /// update for a key never inserted) is handed on by its internal id, and must give way when
+    /// its friendly id arrives, so the app never holds two runs for one key.
+    stale_id: Option<String>,
 }
 
-impl Row {
-    fn set(&mut self, slot: usize, value: Option<String>) {
-        if self.cells.len() <= slot {
-            self.cells.resize(slot + 1, None);
+impl Entry {
+    fn new(run: Run, parts: RowParts) -> Self {
+        Self {
+            run: Arc::new(run),
+            parts,
+            touched: false,
+            delivered: false,
+            stale_id: None,
         }
-        self.cells[slot] = Some(value);
     }
-}
 
-struct RowRef<'a> {
-    table: &'a ColumnTable,
-    row: &'a Row,
-}
-
-impl Columns for RowRef<'_> {
-    fn column(&self, name: &str) -> Option<Option<&str>> {
-        let slot = *self.table.index.get(name)?;
-        self.row.cells.get(slot)?.as_ref().map(|v| v.as_deref())
+    /// Notes that the run's id changed from `old` (if it was handed on as that).
+    fn id_changed(&mut self, old: Option<String>) {
+        if self.delivered && self.stale_id.is_none() {
+            self.stale_id = old;
+        }
     }
 }
 
@@ -66,7 +51,7 @@ impl Columns for RowRef<'_> {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Flush {
     /// Every row touched since the last flush, merged; after a refetch, every row.
-    pub runs: Vec<Run>,
+    pub runs: Vec<Arc<Run>>,
     /// Ids (friendly) of runs deleted since the last flush.
     pub removed: Vec<String>,
     /// The runs are the complete set: anything not in it is gone (after a refetch).
@@ -82,9 +67,8 @@ pub struct Shape {
     /// Set once an `up-to-date` was seen: requests are then live long-polls.
     pub live: bool,
     pub schema: Option<Schema>,
-    columns: ColumnTable,
-    rows: HashMap<String, Row>,
-    touched: Vec<String>,
+    rows: HashMap<Arc<str>, Entry>,
+    touched: Vec<Arc<str>>,
     removed: Vec<String>,
     refetching: bool,
     /// Updates for keys never inserted, seen since start (logged once each).
@@ -104,7 +88,6 @@ impl Default for Shape {
             cursor: None,
             live: false,
             schema: None,
-            columns: ColumnTable::default(),
             rows: HashMap::new(),
             touched: Vec::new(),
             removed: Vec::new(),
@@ -179,42 +162,49 @@ impl Shape {
     }
 
     fn change(&mut self, key: String, operation: Operation, value: Vec<(String, Option<String>)>) {
+        let empty = Schema::default();
+        let schema = self.schema.as_ref().unwrap_or(&empty);
+        let columns = value.iter().map(|(k, v)| (k.as_str(), v.as_deref()));
         match operation {
             Operation::Insert => {
                 // An insert replaces the row, but who it was handed on as still matters.
-                let delivered_id = self.rows.get(&key).and_then(|r| r.delivered_id.clone());
-                let mut row = Row {
-                    delivered_id,
-                    ..Row::default()
-                };
-                for (name, v) in value {
-                    row.set(self.columns.slot(&name), v);
-                }
-                self.touch(key, row);
-            }
-            Operation::Update => {
-                let mut row = match self.rows.remove(&key) {
-                    Some(row) => row,
-                    None => {
-                        // CASES.md C10: an update for a key never inserted is shown as a
-                        // placeholder (what it carries), not fatal to the stream.
-                        self.orphan_updates += 1;
-                        warn!(
-                            "update for a run the feed never inserted ({key}); showing a placeholder"
-                        );
-                        Row::default()
+                let (run, parts) = Run::from_columns(columns, schema);
+                match self.rows.get_mut(key.as_str()) {
+                    Some(entry) => {
+                        let old = (entry.run.id != run.id).then(|| entry.run.id.clone());
+                        entry.id_changed(old);
+                        entry.run = Arc::new(run);
+                        entry.parts = parts;
+                        Self::touch(&mut self.touched, key.as_str(), entry);
                     }
-                };
-                for (name, v) in value {
-                    row.set(self.columns.slot(&name), v);
+                    None => self.add(key, Entry::new(run, parts)),
                 }
-                self.touch(key, row);
             }
+            Operation::Update => match self.rows.get_mut(key.as_str()) {
+                Some(entry) => {
+                    // The app holds the run handed on last: this copies it once per flush at
+                    // most, and only the columns that came are decoded.
+                    let old =
+                        Arc::make_mut(&mut entry.run).merge(&mut entry.parts, columns, schema);
+                    entry.id_changed(old);
+                    Self::touch(&mut self.touched, key.as_str(), entry);
+                }
+                None => {
+                    // CASES.md C10: an update for a key never inserted is shown as a
+                    // placeholder (what it carries), not fatal to the stream.
+                    self.orphan_updates += 1;
+                    warn!(
+                        "update for a run the feed never inserted ({key}); showing a placeholder"
+                    );
+                    let (run, parts) = Run::from_columns(columns, schema);
+                    self.add(key, Entry::new(run, parts));
+                }
+            },
             Operation::Delete => {
-                if let Some(row) = self.rows.remove(&key) {
-                    let id = match row.delivered_id {
+                if let Some(mut entry) = self.rows.remove(key.as_str()) {
+                    let id = match entry.stale_id.take() {
                         Some(id) => id,
-                        None => self.build(&row).id,
+                        None => entry.run.id.clone(),
                     };
                     self.removed.push(id);
                 }
@@ -225,24 +215,18 @@ impl Shape {
         }
     }
 
-    fn touch(&mut self, key: String, mut row: Row) {
-        if !row.touched {
-            row.touched = true;
-            self.touched.push(key.clone());
-        }
-        self.rows.insert(key, row);
+    fn add(&mut self, key: String, mut entry: Entry) {
+        let key: Arc<str> = key.into();
+        entry.touched = true;
+        self.touched.push(Arc::clone(&key));
+        self.rows.insert(key, entry);
     }
 
-    fn build(&self, row: &Row) -> Run {
-        let empty = Schema::default();
-        let schema = self.schema.as_ref().unwrap_or(&empty);
-        Run::from_row(
-            &RowRef {
-                table: &self.columns,
-                row,
-            },
-            schema,
-        )
+    fn touch(touched: &mut Vec<Arc<str>>, key: &str, entry: &mut Entry) {
+        if !entry.touched {
+            entry.touched = true;
+            touched.push(key.into());
+        }
     }
 
     fn flush(&mut self) -> Flush {
@@ -251,30 +235,26 @@ impl Shape {
         if complete {
             // Every row: the touched ones in the order they came, then the rest by key, so the
             // order never depends on the hash map's (a replay prints what the session did).
-            let mut rest: Vec<String> = self
+            let mut rest: Vec<Arc<str>> = self
                 .rows
                 .iter()
-                .filter(|(_, row)| !row.touched)
-                .map(|(key, _)| key.clone())
+                .filter(|(_, entry)| !entry.touched)
+                .map(|(key, _)| Arc::clone(key))
                 .collect();
             rest.sort_unstable();
             keys.extend(rest);
         }
         let mut runs = Vec::with_capacity(keys.len());
         for key in keys {
-            let Some(row) = self.rows.get(&key) else {
+            let Some(entry) = self.rows.get_mut(&key) else {
                 continue;
             };
-            let run = self.build(row);
-            let previous = row.delivered_id.clone();
-            if let Some(row) = self.rows.get_mut(&key) {
-                row.touched = false;
-                row.delivered_id = Some(run.id.clone());
-            }
-            if let Some(old) = previous.filter(|old| *old != run.id) {
+            entry.touched = false;
+            entry.delivered = true;
+            if let Some(old) = entry.stale_id.take().filter(|old| *old != entry.run.id) {
                 self.removed.push(old);
             }
-            runs.push(run);
+            runs.push(Arc::clone(&entry.run));
         }
         Flush {
             runs,

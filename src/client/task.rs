@@ -11,6 +11,7 @@ use tracing::{debug, error, info, trace, warn};
 use super::feed::{self, FeedConfig, FeedError, Outcome};
 use super::shape::{Flush, Shape};
 use super::transport::Transport;
+use crate::protocol::{Control, Message};
 
 /// How long a live long-poll may take before we give up on it: the server holds ~20 s.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -77,6 +78,40 @@ pub struct BatchInfo {
     pub run_count: Option<u64>,
 }
 
+/// The next request, sent while the answer before it is applied: the server prepares the next
+/// changes while this client merges and hands on the last ones.
+struct Pending {
+    /// What it asked for; it stands in for the next round only if that would ask the same.
+    url: reqwest::Url,
+    task: tokio::task::JoinHandle<Result<Outcome, FeedError>>,
+}
+
+impl Pending {
+    fn spawn(transport: &Transport, config: &FeedConfig, url: reqwest::Url, live: bool) -> Self {
+        let (transport, config, asked) = (transport.clone(), config.clone(), url.clone());
+        let timeout = if live { LIVE_TIMEOUT } else { CATCHUP_TIMEOUT };
+        let task =
+            tokio::spawn(
+                async move { feed::round_at(&transport, &config, asked, live, timeout).await },
+            );
+        Self { url, task }
+    }
+
+    async fn result(mut self) -> Result<Outcome, FeedError> {
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(FeedError::Network(format!("the request was lost: {e}"))),
+        }
+    }
+}
+
+impl Drop for Pending {
+    /// A request nobody will read is cancelled, not left to hold a connection.
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Spawns the feed task on the current runtime.
 pub fn spawn(
     config: FeedConfig,
@@ -127,6 +162,7 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
     // Whether the server has ever answered; until it has, connect errors are counted.
     let mut answered = false;
     let mut unreachable_strikes = 0u32;
+    let mut pending: Option<Pending> = None;
     if feed_tx.send(FeedEvent::Connecting).await.is_err() {
         return;
     }
@@ -145,7 +181,11 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
             shape.handle.as_deref().unwrap_or("-"),
             shape.live
         );
-        let result = feed::round(&transport, &config, &shape, timeout).await;
+        let url = feed::shape_url(&config, &shape);
+        let result = match pending.take() {
+            Some(next) if next.url == url => next.result().await,
+            _ => feed::round_at(&transport, &config, url, shape.live, timeout).await,
+        };
         match &result {
             Err(FeedError::Unreachable(_)) if !answered => unreachable_strikes += 1,
             Err(FeedError::Unreachable(_) | FeedError::Network(_)) => {}
@@ -167,6 +207,19 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 }
                 if let Some(schema) = response.schema {
                     shape.schema = Some(schema);
+                }
+                // Ask for what comes next before applying this answer, unless the body resets
+                // the shape. The position is the one the shape has after the answer.
+                let control = |c: Control| {
+                    response
+                        .messages
+                        .iter()
+                        .any(|m| matches!(m, Message::Control(x) if *x == c))
+                };
+                if !control(Control::MustRefetch) {
+                    let live = shape.live || control(Control::UpToDate);
+                    let url = feed::position_url(&config, &shape, live);
+                    pending = Some(Pending::spawn(&transport, &config, url, live));
                 }
                 let flushes = shape.apply(response.messages);
                 let caught_up = !flushes.is_empty();

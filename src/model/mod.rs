@@ -9,5 +9,5 @@ pub mod status;
 pub use batch::Summary;
 pub use error::RunError;
 pub use packet::{Decoded, Packet, SjValue};
-pub use run::{Columns, Run};
+pub use run::{RowParts, Run};
 pub use status::RunStatus;

@@ -361,11 +361,11 @@ async fn serve(
             let handle = shared.feed_handle(key);
             let state = lock(&shared.state);
             let store = &state.store;
-            let rows = store.rows().filter(|(i, _)| filter.matches(plan, *i));
-            let messages = rows
-                .map(|(_, row)| change_message(row, "insert", req, flavor, Col::ALL.into_iter()))
-                .chain(std::iter::once(up_to_date()))
-                .collect();
+            let mut messages = Messages::new();
+            for (_, row) in store.rows().filter(|(i, _)| filter.matches(plan, *i)) {
+                messages.change(row, "insert", req, flavor, &[true; COLUMN_COUNT]);
+            }
+            messages.up_to_date();
             return ok(flavor, &handle, store.version(), messages, req, None);
         }
         Offset::At(version) => version,
@@ -431,6 +431,106 @@ async fn serve(
     }
 }
 
+/// A response body's messages, written as JSON text as they are added: a large answer is
+/// one buffer, with no JSON value built per change.
+pub(crate) struct Messages {
+    /// `[`, then the messages so far, comma-separated (the closing `]` comes in `body`).
+    text: Vec<u8>,
+    len: usize,
+}
+
+impl Messages {
+    fn new() -> Self {
+        Self {
+            text: b"[".to_vec(),
+            len: 0,
+        }
+    }
+
+    /// How many messages there are.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    fn start(&mut self) -> &mut Vec<u8> {
+        if self.len > 0 {
+            self.text.push(b',');
+        }
+        self.len += 1;
+        &mut self.text
+    }
+
+    /// A change message: `{"headers":…,"key":…,"value":{…}}`, members and columns in name
+    /// order (as a JSON object built from a sorted map prints them).
+    fn change(
+        &mut self,
+        row: &Row,
+        operation: &str,
+        req: &ShapeRequest,
+        flavor: Flavor,
+        cols: &[bool; COLUMN_COUNT],
+    ) {
+        let out = self.start();
+        out.extend_from_slice(br#"{"headers":{"operation":"#);
+        write_str(out, operation);
+        out.extend_from_slice(br#","relation":["public","TaskRun"]},"key":"#);
+        write_str(
+            out,
+            &format!(
+                "\"public\".\"TaskRun\"/\"{}\"",
+                row.get(Col::Id).unwrap_or_default()
+            ),
+        );
+        out.extend_from_slice(br#","value":{"#);
+        let mut first = true;
+        for &col in by_name() {
+            if !cols[col.index()] || !req.columns[col.index()] {
+                continue;
+            }
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            write_str(out, col.name());
+            out.push(b':');
+            match row.get(col) {
+                Some("DEQUEUED") if col == Col::Status && flavor.rewrite_dequeued => {
+                    write_str(out, "EXECUTING");
+                }
+                Some(text) => write_str(out, text),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.extend_from_slice(b"}}");
+    }
+
+    fn up_to_date(&mut self) {
+        self.start()
+            .extend_from_slice(br#"{"headers":{"control":"up-to-date"}}"#);
+    }
+
+    /// The body: every message, as a JSON array.
+    fn body(mut self) -> Vec<u8> {
+        self.text.push(b']');
+        self.text
+    }
+}
+
+/// Appends `text` as a JSON string.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// Every column, by name: the order a sorted map of the row's values has.
+fn by_name() -> &'static [Col; COLUMN_COUNT] {
+    static ORDER: std::sync::OnceLock<[Col; COLUMN_COUNT]> = std::sync::OnceLock::new();
+    ORDER.get_or_init(|| {
+        let mut cols = Col::ALL;
+        cols.sort_by_key(|c| c.name());
+        cols
+    })
+}
+
 /// Change messages for every row (of the feed) changed after `since`, then `up-to-date`.
 fn changes(
     store: &Store,
@@ -439,72 +539,29 @@ fn changes(
     filter: &RowFilter,
     req: &ShapeRequest,
     flavor: Flavor,
-) -> Vec<Value> {
-    let mut messages: Vec<Value> = store
-        .changes_since(since)
-        .into_iter()
-        .filter(|(i, _, _)| filter.matches(plan, *i))
-        .filter_map(|(_, row, change)| match change {
-            RowChange::Insert => Some(change_message(
-                row,
-                "insert",
-                req,
-                flavor,
-                Col::ALL.into_iter(),
-            )),
+) -> Messages {
+    let mut messages = Messages::new();
+    for (i, row, change) in store.changes_since(since) {
+        if !filter.matches(plan, i) {
+            continue;
+        }
+        match change {
+            RowChange::Insert => messages.change(row, "insert", req, flavor, &[true; COLUMN_COUNT]),
             RowChange::Update(cols) => {
-                let cols: Vec<Col> = cols
-                    .into_iter()
-                    .filter(|c| req.columns[c.index()])
-                    .collect();
+                let mut set = [false; COLUMN_COUNT];
+                for c in cols.into_iter().filter(|c| req.columns[c.index()]) {
+                    set[c.index()] = true;
+                }
                 // A change confined to skipped columns is no change to this client.
-                (!cols.is_empty()).then(|| {
-                    change_message(
-                        row,
-                        "update",
-                        req,
-                        flavor,
-                        std::iter::once(Col::Id).chain(cols),
-                    )
-                })
+                if set.iter().any(|&c| c) {
+                    set[Col::Id.index()] = true;
+                    messages.change(row, "update", req, flavor, &set);
+                }
             }
-        })
-        .collect();
-    messages.push(up_to_date());
-    messages
-}
-
-fn change_message(
-    row: &Row,
-    operation: &str,
-    req: &ShapeRequest,
-    flavor: Flavor,
-    cols: impl Iterator<Item = Col>,
-) -> Value {
-    let mut value = Map::new();
-    for col in cols.filter(|c| req.columns[c.index()]) {
-        let cell = match row.get(col) {
-            Some("DEQUEUED") if col == Col::Status && flavor.rewrite_dequeued => {
-                Value::String("EXECUTING".to_owned())
-            }
-            Some(text) => Value::String(text.to_owned()),
-            None => Value::Null,
-        };
-        value.insert(col.name().to_owned(), cell);
+        }
     }
-    let key = format!(
-        "\"public\".\"TaskRun\"/\"{}\"",
-        row.get(Col::Id).unwrap_or_default()
-    );
-    json!({
-        "key": key,
-        "value": value,
-        "headers": {"operation": operation, "relation": ["public", "TaskRun"]},
-    })
-}
-
-fn up_to_date() -> Value {
-    json!({"headers": {"control": "up-to-date"}})
+    messages.up_to_date();
+    messages
 }
 
 /// The `electric-schema` header for the included columns.
@@ -535,7 +592,7 @@ fn ok(
     flavor: Flavor,
     handle: &str,
     version: u64,
-    messages: Vec<Value>,
+    messages: Messages,
     req: &ShapeRequest,
     cursor: Option<String>,
 ) -> Response {
@@ -560,8 +617,7 @@ fn ok(
             &schema_header(&req.columns),
         ),
     }
-    let body = Value::Array(messages).to_string();
-    (StatusCode::OK, headers, body).into_response()
+    (StatusCode::OK, headers, messages.body()).into_response()
 }
 
 fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
