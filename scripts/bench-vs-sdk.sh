@@ -56,31 +56,59 @@ measure rust env TRIGGER_API_URL="http://127.0.0.1:$PORT" TRIGGER_SECRET_KEY=tr_
 rust_server_cpu=$(server_cpu)
 kill %1 2>/dev/null || true; wait 2>/dev/null || true
 
-PORT=$(free_port); B=$(start_server "$PORT")
 IDLE_MS=200
-measure sdk env TRIGGER_API_URL="http://127.0.0.1:$PORT" TRIGGER_SECRET_KEY=tr_dev_demo_trigger_tui_local \
-  node "$CONF/sdk-subscribe.mjs" --batch "$B" --final --require-final --expect-runs "$RUNS" \
-  --idle-ms "$IDLE_MS" --max-ms 1800000
-sdk_server_cpu=$(server_cpu)
-kill %1 2>/dev/null || true; wait 2>/dev/null || true
+# The harness two ways: printing every state it is yielded (what `--output ndjson` does), and
+# printing only each run's final state once the batch is done (`--final`). Either way the SDK
+# decodes every update.
+sdk() { # name, then harness flags
+  local name=$1; shift
+  PORT=$(free_port); B=$(start_server "$PORT")
+  measure "$name" env TRIGGER_API_URL="http://127.0.0.1:$PORT" TRIGGER_SECRET_KEY=tr_dev_demo_trigger_tui_local \
+    node "$CONF/sdk-subscribe.mjs" --batch "$B" --require-final --expect-runs "$RUNS" \
+    --idle-ms "$IDLE_MS" --max-ms 1800000 "$@"
+  eval "${name//-/_}_server_cpu=$(server_cpu)"
+  kill %1 2>/dev/null || true; wait 2>/dev/null || true
+}
+sdk sdk-every
+sdk sdk-final --final
 
-rust_s=$(seconds "$(field rust 'Elapsed .wall clock')")
-sdk_s=$(seconds "$(field sdk 'Elapsed .wall clock')")
-# The harness waits IDLE_MS after the last update before it stops: not ingest time.
-sdk_s=$(awk -v s="$sdk_s" -v i="$IDLE_MS" 'BEGIN { printf "%.3f", s - i/1000 }')
-rust_kb=$(field rust 'Maximum resident set size')
-sdk_kb=$(field sdk 'Maximum resident set size')
-rust_final=$(python3 -c "import json,sys; d={}; [d.__setitem__(json.loads(l)['id'], json.loads(l)['status']) for l in open('$WORK/rust.out')]; print(len(d))")
-sdk_final=$(wc -l <"$WORK/sdk.out")
+wall() { # seconds of wall time; the harness waits IDLE_MS after the last update before it stops
+  local s; s=$(seconds "$(field "$1" 'Elapsed .wall clock')")
+  if [ "$1" != rust ]; then s=$(awk -v s="$s" -v i="$IDLE_MS" 'BEGIN { printf "%.3f", s - i/1000 }'); fi
+  echo "$s"
+}
+rss_mb() { awk -v k="$(field "$1" 'Maximum resident set size')" 'BEGIN{printf "%.1f", k/1024}'; }
+seen() { # runs whose last printed state is final
+  python3 -c "
+import json, sys
+last = {}
+for line in open('$WORK/$1.out'):
+    run = json.loads(line)
+    last[run['id']] = run['status']
+final = {'COMPLETED', 'CANCELED', 'FAILED', 'CRASHED', 'SYSTEM_FAILURE', 'EXPIRED', 'TIMED_OUT'}
+print(sum(1 for s in last.values() if s in final))"
+}
 
+rust_s=$(wall rust)
 printf 'runs %s, seed %s, server --speed max\n' "$RUNS" "$SEED"
-printf '%-12s %10s %14s %12s %10s\n' client wall_s runs_per_s peak_rss_MB runs_seen
-printf '%-12s %10.3f %14.0f %12.1f %10s\n' trigger-tui "$rust_s" "$(awk -v r="$RUNS" -v s="$rust_s" 'BEGIN{print r/s}')" "$(awk -v k="$rust_kb" 'BEGIN{print k/1024}')" "$rust_final"
-printf '%-12s %10.3f %14.0f %12.1f %10s\n' sdk-harness "$sdk_s" "$(awk -v r="$RUNS" -v s="$sdk_s" 'BEGIN{print r/s}')" "$(awk -v k="$sdk_kb" 'BEGIN{print k/1024}')" "$sdk_final"
-printf 'rate ratio (trigger-tui / SDK): %.1fx   peak RSS ratio (trigger-tui / SDK): %.2f\n' \
-  "$(awk -v a="$sdk_s" -v b="$rust_s" 'BEGIN{print a/b}')" "$(awk -v a="$rust_kb" -v b="$sdk_kb" 'BEGIN{print a/b}')"
+printf '%-22s %8s %11s %12s %11s %8s %9s %10s\n' client wall_s runs_per_s peak_rss_MB runs_final lines rate_x rss_ratio
+for name in rust sdk-every sdk-final; do
+  s=$(wall "$name")
+  label=$name
+  case $name in
+    rust) label="trigger-tui ndjson" ;;
+    sdk-every) label="sdk, every state" ;;
+    sdk-final) label="sdk, --final" ;;
+  esac
+  printf '%-22s %8.3f %11.0f %12s %11s %8s %8.1fx %10.2f\n' "$label" "$s" \
+    "$(awk -v r="$RUNS" -v s="$s" 'BEGIN{print r/s}')" "$(rss_mb "$name")" "$(seen "$name")" \
+    "$(wc -l <"$WORK/$name.out")" "$(awk -v a="$s" -v b="$rust_s" 'BEGIN{print a/b}')" \
+    "$(awk -v a="$(rss_mb rust)" -v b="$(rss_mb "$name")" 'BEGIN{print a/b}')"
+done
+echo "rate_x: the client's wall time over trigger-tui's (how many times faster trigger-tui is);"
+echo "rss_ratio: trigger-tui's peak RSS over the client's."
 # The server is not the bottleneck when its CPU time is well below the wall time (it is idle
 # between the client's requests).
-printf 'server CPU while serving trigger-tui: %ss of %.3fs wall; while serving the SDK: %ss of %.3fs wall\n' \
-  "$rust_server_cpu" "$rust_s" "$sdk_server_cpu" "$sdk_s"
-printf 'states yielded: trigger-tui %s ndjson lines\n' "$(wc -l <"$WORK/rust.out")"
+printf 'server CPU while serving trigger-tui: %ss of %.3fs wall; the SDK (every state): %ss of %.3fs wall\n' \
+  "$rust_server_cpu" "$rust_s" "$sdk_every_server_cpu" "$(wall sdk-every)"
+printf 'trigger-tui CPU: %ss user, %ss system\n' "$(field rust 'User time')" "$(field rust 'System time')"

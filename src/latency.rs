@@ -58,10 +58,17 @@ impl Samples {
     }
 }
 
+/// How long after the feed goes live its changes count as catch-up: the backlog that piled
+/// up while the first snapshot was read and drawn arrives then, in large answers.
+pub const CATCH_UP: Duration = Duration::from_secs(10);
+
 /// Both latencies of a dashboard session.
 #[derive(Debug, Default, Clone)]
 pub struct Report {
     pub key_to_frame: Samples,
+    /// Changes shown in the first [`CATCH_UP`] after the feed went live (or before it did).
+    pub change_to_frame_catch_up: Samples,
+    /// Changes shown after that: the steady state.
     pub change_to_frame: Samples,
     pub frames: u64,
 }
@@ -69,12 +76,18 @@ pub struct Report {
 impl Report {
     pub fn render(&self, elapsed: Duration) -> String {
         let fps = self.frames as f64 / elapsed.as_secs_f64().max(1e-9);
+        let mut all = self.change_to_frame.clone();
+        all.micros
+            .extend_from_slice(&self.change_to_frame_catch_up.micros);
         format!(
-            "latency report ({} frames, {:.1} frames/s)\n  {}\n  {}",
+            "latency report ({} frames, {:.1} frames/s)\n  {}\n  {}\n  {}\n  {}",
             self.frames,
             fps,
-            self.key_to_frame.summary("key to frame   "),
-            self.change_to_frame.summary("change to frame")
+            self.key_to_frame.summary("key to frame             "),
+            all.summary("change to frame, all      "),
+            self.change_to_frame_catch_up
+                .summary("  first 10 s after live   "),
+            self.change_to_frame.summary("  after that (steady)     "),
         )
     }
 }
@@ -94,5 +107,24 @@ mod tests {
         assert_eq!(s.percentile(100.0), Some(Duration::from_millis(100)));
         assert_eq!(Samples::default().percentile(50.0), None);
         assert!(s.summary("x").contains("p99=99.00 ms"));
+    }
+
+    #[test]
+    fn the_report_splits_catch_up_from_steady_state() {
+        let mut report = Report::default();
+        report
+            .change_to_frame_catch_up
+            .push(Duration::from_millis(900));
+        report.change_to_frame.push(Duration::from_millis(12));
+        let text = report.render(Duration::from_secs(1));
+        assert!(text.contains("change to frame, all      : n=2"), "{text}");
+        assert!(
+            text.contains("first 10 s after live   : n=1 p50=900.00 ms"),
+            "{text}"
+        );
+        assert!(
+            text.contains("after that (steady)     : n=1 p50=12.00 ms"),
+            "{text}"
+        );
     }
 }

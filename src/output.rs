@@ -76,11 +76,11 @@ impl PacketFetcher {
             };
             let Some(packet) = packet
                 .as_ref()
-                .filter(|p| p.data_type == "application/store")
+                .filter(|p| &*p.data_type == "application/store")
             else {
                 continue;
             };
-            let key = (run.id.clone(), field, packet.data.clone());
+            let key = (run.id.clone(), field, packet.data.to_string());
             let fetched = match self.cache.get(&key) {
                 Some(p) => p.clone(),
                 None => {
@@ -152,7 +152,7 @@ impl DecodeCache {
         {
             return text.clone();
         }
-        let text = packet.decode().to_canonical().map(|value| {
+        let text = packet.canonical().map(|value| {
             let mut out = Vec::new();
             write_safe_json(&mut out, &value);
             Arc::from(String::from_utf8(out).unwrap_or_default())

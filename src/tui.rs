@@ -79,6 +79,8 @@ pub async fn run(
     // What the next frame will show, for the latency report.
     let mut keys_waiting: Vec<Instant> = Vec::new();
     let mut changes_waiting: Vec<u64> = Vec::new();
+    // When the feed first went live: the report tells catch-up from steady state by it.
+    let mut live_at: Option<Instant> = None;
     let mut dirty = false;
 
     let size = terminal.size()?;
@@ -110,6 +112,10 @@ pub async fn run(
                     changes_waiting.push(ms);
                     continue;
                 }
+                Some(FeedEvent::Live) => {
+                    live_at.get_or_insert_with(Instant::now);
+                    Msg::Feed(FeedEvent::Live)
+                }
                 Some(event) => Msg::Feed(event),
                 None => {
                     feed_open = false;
@@ -127,7 +133,7 @@ pub async fn run(
             }
             // A frame held back by the budget is due.
             _ = tokio::time::sleep_until(next_frame), if dirty => {
-                draw(terminal, app, &debug_panic, latency, &mut keys_waiting, &mut changes_waiting)?;
+                draw(terminal, app, &debug_panic, latency, &mut keys_waiting, &mut changes_waiting, live_at)?;
                 last_frame = Instant::now();
                 drawn_second = app.now.timestamp();
                 dirty = false;
@@ -150,6 +156,10 @@ pub async fn run(
                 Ok(FeedEvent::ChangedAt(ms)) => {
                     changes_waiting.push(ms);
                     continue;
+                }
+                Ok(FeedEvent::Live) => {
+                    live_at.get_or_insert_with(Instant::now);
+                    Msg::Feed(FeedEvent::Live)
                 }
                 Ok(event) => Msg::Feed(event),
                 Err(_) => break,
@@ -177,6 +187,7 @@ pub async fn run(
                 latency,
                 &mut keys_waiting,
                 &mut changes_waiting,
+                live_at,
             )?;
             last_frame = Instant::now();
             drawn_second = app.now.timestamp();
@@ -195,6 +206,7 @@ fn draw(
     latency: &mut Report,
     keys_waiting: &mut Vec<Instant>,
     changes_waiting: &mut Vec<u64>,
+    live_at: Option<Instant>,
 ) -> std::io::Result<()> {
     if debug_panic.as_deref() == Some("render") {
         panic!("TRIGGER_TUI_DEBUG_PANIC=render: a forced panic while drawing");
@@ -208,10 +220,14 @@ fn draw(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
+    let steady = live_at.is_some_and(|at| at.elapsed() >= crate::latency::CATCH_UP);
+    let samples = if steady {
+        &mut latency.change_to_frame
+    } else {
+        &mut latency.change_to_frame_catch_up
+    };
     for changed in changes_waiting.drain(..) {
-        latency
-            .change_to_frame
-            .push(Duration::from_millis(now_ms.saturating_sub(changed)));
+        samples.push(Duration::from_millis(now_ms.saturating_sub(changed)));
     }
     Ok(())
 }

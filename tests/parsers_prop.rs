@@ -1253,6 +1253,8 @@ fn fuzz_run_from_row() {
                 .flatten()
             {
                 exercise(&packet.decode(), packet.data.len())?;
+                // The printer's shortcut for plain JSON is the general path's value.
+                prop_assert_eq!(packet.canonical(), packet.decode().to_canonical());
             }
             let warned: usize = run.warnings.iter().map(String::len).sum();
             prop_assert!(warned <= 4 * input + 512 * run.warnings.len().max(1));

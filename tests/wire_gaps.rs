@@ -578,8 +578,8 @@ async fn a_store_packet_comes_through_the_run_endpoint_without_auth_decoded_by_c
     assert_eq!(
         fetch_state(&feed.app, "run_0001", Field::Payload, PAYLOAD_1),
         &FetchState::Done(Packet {
-            data: SUPERJSON.to_string(),
-            data_type: "application/super+json".to_string(),
+            data: SUPERJSON.into(),
+            data_type: "application/super+json".into(),
         })
     );
     let detail = feed.app.detail.as_ref().unwrap();
@@ -625,8 +625,8 @@ async fn a_store_packet_falls_back_to_the_packets_path_when_the_run_endpoint_404
     assert_eq!(
         fetch_state(&feed.app, "run_0001", Field::Output, OUTPUT_1),
         &FetchState::Done(Packet {
-            data: OUTPUT_TEXT.to_string(),
-            data_type: "text/plain".to_string(),
+            data: OUTPUT_TEXT.into(),
+            data_type: "text/plain".into(),
         })
     );
     assert_eq!(

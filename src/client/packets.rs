@@ -111,7 +111,7 @@ pub async fn fetch(
         }
     };
     Ok(Packet {
-        data: text,
-        data_type,
+        data: text.into(),
+        data_type: data_type.into(),
     })
 }

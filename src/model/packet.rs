@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde_json::{Map, Number, Value as Json};
 
@@ -15,8 +16,9 @@ use crate::protocol::schema::{format_timestamp, parse_timestamp};
 /// A packet as the feed carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
-    pub data: String,
-    pub data_type: String,
+    /// Shared, so copying a run (each update does) does not copy its packets.
+    pub data: Arc<str>,
+    pub data_type: Arc<str>,
 }
 
 /// A value after superjson revival: JSON plus the JavaScript types superjson carries.
@@ -75,9 +77,20 @@ impl Packet {
         let data_type = data_type.filter(|t| !t.is_empty())?;
         let data = data.filter(|d| !d.is_empty())?;
         Some(Self {
-            data: data.to_string(),
-            data_type: data_type.to_string(),
+            data: data.into(),
+            data_type: data_type.into(),
         })
+    }
+
+    /// `self.decode().to_canonical()`, the value the SDK's shape prints, with a shortcut for
+    /// plain JSON: its canonical form is the parsed value itself.
+    pub fn canonical(&self) -> Option<Json> {
+        if &*self.data_type == "application/json"
+            && let Ok(json) = serde_json::from_str::<Json>(&self.data)
+        {
+            return Some(json);
+        }
+        self.decode().to_canonical()
     }
 
     /// Decodes the packet by its type.

@@ -218,7 +218,7 @@ impl Run {
     /// sorted, dates ISO with milliseconds, absent optional fields left out; plus `number` and
     /// `ttl`, which the SDK documents but does not yield.
     pub fn to_sdk_json(&self) -> Json {
-        self.to_sdk_json_with(&mut |_, packet| packet.decode().to_canonical())
+        self.to_sdk_json_with(&mut |_, packet| packet.canonical())
     }
 
     /// [`Run::to_sdk_json`] with the caller decoding packets (`"payload"`, `"output"`,
@@ -271,11 +271,7 @@ impl Run {
             put("error", error.to_sdk_json());
         }
         put("isTest", Json::Bool(self.is_test.unwrap_or(false)));
-        if let Some(v) = self
-            .metadata
-            .as_ref()
-            .and_then(|p| p.decode().to_canonical())
-        {
+        if let Some(v) = self.metadata.as_ref().and_then(Packet::canonical) {
             put("metadata", v);
         }
         put("realtimeStreams", Json::from(self.realtime_streams.clone()));
@@ -372,7 +368,7 @@ enum PacketHalf {
 impl PacketHalf {
     fn set_data(&mut self, packet: &mut Option<Packet>, data: Option<&str>) {
         let kind = match (packet.as_ref(), &*self) {
-            (Some(p), _) => Some(p.data_type.as_str()),
+            (Some(p), _) => Some(&*p.data_type),
             (None, PacketHalf::Type(t)) => Some(&**t),
             _ => None,
         };
@@ -382,7 +378,7 @@ impl PacketHalf {
 
     fn set_type(&mut self, packet: &mut Option<Packet>, kind: Option<&str>) {
         let data = match (packet.take(), std::mem::take(self)) {
-            (Some(p), _) => Some(p.data),
+            (Some(p), _) => Some(p.data.to_string()),
             (None, PacketHalf::Data(d)) => Some(d.into_string()),
             _ => None,
         };
