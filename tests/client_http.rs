@@ -139,6 +139,33 @@ async fn snapshot_then_live_updates_converge_to_the_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_request_is_on_its_way_while_the_app_has_not_taken_the_last_answer() {
+    // A server that moves only when told, with its first runs made.
+    let config = ServerConfig {
+        runs: 10,
+        seed: 11,
+        lockstep: true,
+        ..ServerConfig::default()
+    };
+    let server = server::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    let control = server.control();
+    assert!(control.advance());
+    let version = control.version();
+    // Room for one event, and nobody reads: the task blocks handing on the snapshot.
+    let (tx, rx) = mpsc::channel(1);
+    let feed = task::spawn(feed_config(&server), Transport::http().unwrap(), tx);
+    // The live request for what comes after the snapshot is held by the server all the same.
+    timeout(PATIENCE, control.wait_for_live_requests(version, 1))
+        .await
+        .expect("the next request went out before the snapshot was taken");
+    assert_eq!(rx.len(), 1, "the app has taken nothing yet");
+    feed.abort();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn must_refetch_restarts_and_loses_no_run() {
     let server = start(10, 8.0).await;
     let control = server.control();

@@ -392,7 +392,8 @@ impl Control {
 
     /// Live requests (on any feed, on its current handle) that are being held right now, waiting
     /// for a change, with an offset at or after store version `version`: each is a client that
-    /// has seen everything up to that version and waits for more. Meant for lockstep tests
+    /// has been sent everything up to that version (it may still be applying the last answer)
+    /// and waits for more. Meant for lockstep tests
     /// ([`ServerConfig::lockstep`]).
     pub fn live_requests_at_or_after(&self, version: u64) -> usize {
         lock(&self.shared.parked)
