@@ -19,7 +19,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
 
 use super::text::{self, ABSENT};
-use super::theme;
+use super::{draw, theme};
 use crate::app::{App, DetailCache, Focus};
 use crate::app::{FetchState, PacketView};
 use crate::model::{Run, RunError, RunStatus};
@@ -84,8 +84,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
     frame.render_widget(block, area);
 
-    let visible = rows[scroll..(scroll + height).min(rows.len())].to_vec();
-    frame.render_widget(Paragraph::new(visible), inner);
+    let visible = &rows[scroll..(scroll + height).min(rows.len())];
+    draw::paragraph(visible, inner, frame.buffer_mut());
     if max_scroll > 0 {
         let mut state = ScrollbarState::new(max_scroll + 1).position(scroll);
         let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight)

@@ -13,10 +13,10 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Widget};
+use ratatui::widgets::{Block, Paragraph};
 
 use super::text::{self, ABSENT};
-use super::theme;
+use super::{draw, theme};
 use crate::app::{App, Connection, Focus, Sort, SortColumn};
 use crate::model::Run;
 use crate::model::status::display_label;
@@ -253,7 +253,11 @@ fn render_grid(grid: &Grid, inner: Rect, buf: &mut Buffer) {
     let rows = grid.rows.iter().zip(inner.y + 1..inner.bottom());
     for (i, (row, y)) in rows.enumerate() {
         if grid.selected == Some(i) {
-            Line::raw(MARKER).render(Rect::new(inner.x, y, MARKER_WIDTH, 1), buf);
+            draw::line(
+                &Line::raw(MARKER),
+                Rect::new(inner.x, y, MARKER_WIDTH, 1),
+                buf,
+            );
         }
         for (planned, area) in cells(y) {
             let column = planned.0;
@@ -354,9 +358,9 @@ fn render_cell(
     };
     let line = Line::styled(content, style);
     if column.right_aligned() {
-        line.right_aligned().render(area, buf);
+        draw::line(&line.right_aligned(), area, buf);
     } else {
-        line.render(area, buf);
+        draw::line(&line, area, buf);
     }
 }
 
