@@ -7,6 +7,7 @@
 //! least useful first.
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -27,7 +28,7 @@ const MARKER_WIDTH: u16 = 2;
 /// No cell is built wider than this, however long the value.
 const CELL_CAP: usize = 64;
 
-/// The table's columns, in screen order (the order of [`COLUMNS`] and [`RowText::cells`]).
+/// The table's columns, in screen order (the order of [`COLUMNS`] and of [`RowText`]'s cells).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Column {
     Number,
@@ -96,50 +97,81 @@ impl Column {
 }
 
 /// One run's cells, safe and at most [`CELL_CAP`] cells wide, before fitting to the columns.
+/// They are kept end to end in one string (one allocation a row, not one a cell).
 struct RowText {
-    cells: [String; 8],
+    text: String,
+    /// Where each cell ends in `text`, in [`COLUMNS`] order.
+    ends: [usize; 8],
     status_style: Style,
 }
 
 impl RowText {
     fn new(run: &Run, app: &App) -> Self {
-        let status = format!(
-            "{} {}",
-            theme::status_symbol(&run.status),
-            text::fit(display_label(&run.status, &run.db_status), CELL_CAP)
-        );
-        let tags = run
-            .tags
-            .iter()
-            .map(|t| text::fit(t, CELL_CAP))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let mut text = String::with_capacity(160);
+        let mut ends = [0; 8];
+        match run.number {
+            Some(n) => {
+                let _ = write!(text, "{n}");
+            }
+            None => text.push_str(ABSENT),
+        }
+        ends[0] = text.len();
+        text::push_fit(&mut text, &run.id, CELL_CAP);
+        ends[1] = text.len();
+        match run.task_identifier.as_deref() {
+            Some(task) => text::push_fit(&mut text, task, CELL_CAP),
+            None => text.push_str(ABSENT),
+        }
+        ends[2] = text.len();
+        text.push_str(theme::status_symbol(&run.status));
+        text.push(' ');
+        let label = display_label(&run.status, &run.db_status);
+        text::push_fit(&mut text, label, CELL_CAP);
+        ends[3] = text.len();
+        text.push_str(&text::clock(run.started_at.as_ref()));
+        ends[4] = text.len();
+        match text::run_duration(run, app.now) {
+            Some(duration) => text.push_str(&duration),
+            None => text.push_str(ABSENT),
+        }
+        ends[5] = text.len();
+        match run.total_cost_cents() {
+            Some(cents) => text.push_str(&text::dollars(cents)),
+            None => text.push_str(ABSENT),
+        }
+        ends[6] = text.len();
+        let tags = text.len();
+        for (i, tag) in run.tags.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            text::push_fit(&mut text, tag, CELL_CAP);
+        }
+        if text::width(&text[tags..]) > CELL_CAP {
+            let cut = text::truncate(&text[tags..], CELL_CAP, false);
+            text.truncate(tags);
+            text.push_str(&cut);
+        }
+        ends[7] = text.len();
         Self {
-            cells: [
-                run.number
-                    .map_or_else(|| ABSENT.to_string(), |n| n.to_string()),
-                text::fit(&run.id, CELL_CAP),
-                run.task_identifier
-                    .as_deref()
-                    .map_or_else(|| ABSENT.to_string(), |t| text::fit(t, CELL_CAP)),
-                status,
-                text::clock(run.started_at.as_ref()),
-                text::run_duration(run, app.now).unwrap_or_else(|| ABSENT.to_string()),
-                run.total_cost_cents()
-                    .map_or_else(|| ABSENT.to_string(), text::dollars),
-                text::truncate(&tags, CELL_CAP, false),
-            ],
+            text,
+            ends,
             status_style: theme::status_style(&run.status, &app.colors),
         }
     }
 
-    fn width(&self, column: Column) -> u16 {
+    fn cell(&self, column: Column) -> &str {
         let i = column_index(column);
-        u16::try_from(text::width(&self.cells[i])).unwrap_or(u16::MAX)
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn width(&self, column: Column) -> u16 {
+        u16::try_from(text::width(self.cell(column))).unwrap_or(u16::MAX)
     }
 }
 
-/// Where a column's text sits in [`RowText::cells`]: the enum is declared in screen order.
+/// Where a column's text sits in [`RowText`]: the enum is declared in screen order.
 fn column_index(column: Column) -> usize {
     column as usize
 }
@@ -266,7 +298,7 @@ fn render_grid(grid: &Grid, inner: Rect, buf: &mut Buffer) {
             } else {
                 cell_style(column)
             };
-            render_cell(&row.cells[column_index(column)], planned, area, style, buf);
+            render_cell(row.cell(column), planned, area, style, buf);
         }
     }
     if let Some(i) = grid.selected {
@@ -779,7 +811,7 @@ mod tests {
                 } else {
                     cell_style(column)
                 };
-                cell(&row.cells[column_index(column)], column, width, style)
+                cell(row.cell(column), column, width, style)
             }))
         });
         let widths = grid.columns.iter().map(|&(_, w)| Constraint::Length(w));

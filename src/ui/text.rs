@@ -79,6 +79,15 @@ pub fn fit(text: &str, max: usize) -> String {
     truncate(&sanitize_line(prefix), max, cut > 0)
 }
 
+/// [`fit`], appended to `out`: text that needs no change is copied without a string of its own.
+pub fn push_fit(out: &mut String, text: &str, max: usize) {
+    if text.len() <= max && is_plain(text) {
+        out.push_str(text);
+    } else {
+        out.push_str(&fit(text, max));
+    }
+}
+
 /// Like [`fit`], but keeps the end of the text, with `…` first when cut: for text being typed,
 /// where the cursor is at the end.
 pub fn fit_tail(text: &str, max: usize) -> String {
