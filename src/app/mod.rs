@@ -22,6 +22,7 @@ use ratatui::style::Color;
 use crate::client::packets::Field;
 use crate::client::{BatchInfo, ExitReason};
 use crate::model::{Decoded, Packet, Run, Summary};
+use crate::ui::detail::DetailRows;
 use crate::ui::layout;
 
 pub use filter::Filter;
@@ -75,6 +76,9 @@ pub struct DetailCache {
     pub payload: PacketView,
     pub output: PacketView,
     pub metadata: PacketView,
+    /// The detail pane's rows, wrapped to the pane's width, built from these packets and the run
+    /// (kept by `update` through `ui::detail::rows_to_keep`, so frames do not rebuild them).
+    pub(crate) rows: Option<DetailRows>,
 }
 
 /// A packet ready to draw.
@@ -149,6 +153,8 @@ pub struct App {
     pub size: (u16, u16),
     /// Rows the run table and the detail pane show at this size (kept by `update`).
     pub(crate) pages: (usize, usize),
+    /// The detail pane's width inside its borders at this size (kept by `update`).
+    pub(crate) detail_width: usize,
     /// Status colour overrides from the config file (API status in lower case → colour).
     pub colors: BTreeMap<String, Color>,
     /// When the last run update arrived.
@@ -186,6 +192,7 @@ impl App {
                 layout::table_rows(DEFAULT_AREA, false),
                 layout::detail_rows(DEFAULT_AREA, false),
             ),
+            detail_width: layout::detail_width(DEFAULT_AREA, false),
             colors: BTreeMap::new(),
             last_update: None,
             should_quit: false,

@@ -19,6 +19,18 @@ use crate::ui::layout;
 
 /// Applies one message to the app; returns an effect for the loop, if any.
 pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
+    let cmd = apply(app, msg);
+    // Whatever the message changed, the detail pane's rows are brought up to date here, once,
+    // rather than by every frame (they are the costliest part of one).
+    if let Some(rows) = crate::ui::detail::rows_to_keep(app, app.detail_width)
+        && let Some(cache) = app.detail.as_mut()
+    {
+        cache.rows = Some(rows);
+    }
+    cmd
+}
+
+fn apply(app: &mut App, msg: Msg) -> Option<Cmd> {
     match msg {
         Msg::Feed(event) => on_feed(app, event),
         Msg::Key(key) => {
@@ -311,6 +323,7 @@ fn relayout(app: &mut App) {
         layout::table_rows(area, app.show_log),
         layout::detail_rows(area, app.show_log),
     );
+    app.detail_width = layout::detail_width(area, app.show_log);
 }
 
 /// Scrolls the table so the selected run is on screen.
@@ -379,6 +392,7 @@ fn refresh_detail(app: &mut App) {
         payload,
         output,
         metadata,
+        rows: None,
     });
     app.detail_source = Some(source);
 }

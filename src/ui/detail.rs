@@ -5,6 +5,11 @@
 //! [`SECTION_ROWS`] rows and says how many lines it left out, and each line is cut at
 //! [`LINE_CHARS`] characters, so a 10 MB packet draws as fast as a small one. Every string from
 //! run data is sanitized before it reaches the screen (CASES.md C13).
+//!
+//! The rows are built by `update`, not per frame: [`rows_to_keep`] builds them whenever what
+//! they show changes, and the app keeps them in its [`DetailCache`] with the packets they show.
+//! A frame draws the visible rows from there, or builds them itself when its width is not the
+//! one they were built for.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -14,8 +19,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
 
 use super::text::{self, ABSENT};
-use super::theme;
-use crate::app::{App, Focus};
+use super::{draw, theme};
+use crate::app::{App, DetailCache, Focus};
 use crate::app::{FetchState, PacketView};
 use crate::model::{Run, RunError, RunStatus};
 use crate::sanitize::{sanitize_line, sanitize_multiline};
@@ -53,7 +58,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let title = format!(" {} ", text::fit(&run.id, room.saturating_sub(2)));
     block = block.title(Line::styled(title, theme::title(focused)));
     let inner = block.inner(area);
-    let rows = render_rows(app, run, usize::from(inner.width));
+    let input = Input::new(app, run, usize::from(inner.width));
+    let built;
+    let rows = match kept_rows(app, &input) {
+        Some(rows) => rows,
+        None => {
+            built = render_rows(&input, packets_of(app, run));
+            built.as_slice()
+        }
+    };
 
     // `u16::MAX` (End) means the bottom: scrolling stops where the last row is on screen.
     let height = usize::from(inner.height);
@@ -71,8 +84,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
     frame.render_widget(block, area);
 
-    let visible: Vec<Line<'static>> = rows.into_iter().skip(scroll).take(height).collect();
-    frame.render_widget(Paragraph::new(visible), inner);
+    let visible = &rows[scroll..(scroll + height).min(rows.len())];
+    draw::paragraph(visible, inner, frame.buffer_mut());
     if max_scroll > 0 {
         let mut state = ScrollbarState::new(max_scroll + 1).position(scroll);
         let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
@@ -92,21 +105,110 @@ pub fn max_scroll(app: &App, area: Rect) -> usize {
         return 0;
     };
     let inner = Block::bordered().inner(area);
-    let rows = render_rows(app, run, usize::from(inner.width));
-    rows.len().saturating_sub(usize::from(inner.height))
+    let input = Input::new(app, run, usize::from(inner.width));
+    let count = match kept_rows(app, &input) {
+        Some(rows) => rows.len(),
+        None => render_rows(&input, packets_of(app, run)).len(),
+    };
+    count.saturating_sub(usize::from(inner.height))
 }
 
-/// Every row of the pane for `run`, wrapped to `width` cells.
-fn render_rows(app: &App, run: &Run, width: usize) -> Vec<Line<'static>> {
+/// The rows of the pane for the selected run at `width` (the pane's inner width at the app's
+/// size), for `update` to keep in the app's [`DetailCache`]; `None` when the cache holds them
+/// already (or holds no packets of the selected run to build them with).
+pub fn rows_to_keep(app: &App, width: usize) -> Option<DetailRows> {
+    let run = app.selected_run()?;
+    let packets = packets_of(app, run)?;
+    let input = Input::new(app, run, width);
+    if packets
+        .rows
+        .as_ref()
+        .is_some_and(|rows| rows.built_from(&input))
+    {
+        return None;
+    }
+    Some(DetailRows {
+        lines: render_rows(&input, Some(packets)),
+        run: run.clone(),
+        duration: input.duration,
+        status_style: input.status_style,
+        width,
+    })
+}
+
+/// The pane's rows for the selected run, wrapped to a width, with everything they were built
+/// from besides the packets (they are kept with those, in the app's [`DetailCache`], and go
+/// when it is rebuilt). Built by `update` through [`rows_to_keep`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailRows {
+    lines: Vec<Line<'static>>,
+    run: Run,
+    duration: Option<String>,
+    status_style: Style,
+    width: usize,
+}
+
+impl DetailRows {
+    /// Were these rows built from exactly this input?
+    fn built_from(&self, input: &Input<'_>) -> bool {
+        self.width == input.width
+            && self.status_style == input.status_style
+            && self.duration == input.duration
+            && self.run == *input.run
+    }
+}
+
+/// What the pane's rows are built from besides the decoded packets: the run, the two things
+/// about it that come from elsewhere (its duration, the one thing read from the clock, and its
+/// status colour, from the config), and the width. [`render_rows`] reads nothing else.
+struct Input<'a> {
+    run: &'a Run,
+    duration: Option<String>,
+    status_style: Style,
+    width: usize,
+}
+
+impl<'a> Input<'a> {
+    fn new(app: &App, run: &'a Run, width: usize) -> Self {
+        let duration = text::run_duration(run, app.now).map(|d| {
+            if run.status.is_executing() {
+                format!("{d} (running)")
+            } else {
+                d
+            }
+        });
+        Self {
+            run,
+            duration,
+            status_style: theme::status_style(&run.status, &app.colors),
+            width,
+        }
+    }
+}
+
+/// The decoded packets of `run`, if the app's cache holds them.
+///
+/// `update` decodes the selected run's packets once, when the selection or the run changes;
+/// the view never decodes (a large packet would cost that on every frame).
+fn packets_of<'a>(app: &'a App, run: &Run) -> Option<&'a DetailCache> {
+    app.detail.as_ref().filter(|cache| cache.run_id == run.id)
+}
+
+/// The rows `update` kept, if they were built from `input` (and the selected run's packets).
+fn kept_rows<'a>(app: &'a App, input: &Input<'_>) -> Option<&'a [Line<'static>]> {
+    let rows = packets_of(app, input.run)?.rows.as_ref()?;
+    rows.built_from(input).then_some(rows.lines.as_slice())
+}
+
+/// Every row of the pane for `input`'s run, wrapped to its width, with the packets in `cache`.
+fn render_rows(input: &Input<'_>, cache: Option<&DetailCache>) -> Vec<Line<'static>> {
+    let run = input.run;
     let mut rows = Rows {
         lines: Vec::new(),
-        width: width.max(1),
+        width: input.width.max(1),
     };
-    render_fields(&mut rows, app, run);
+    render_fields(&mut rows, input);
 
-    // `update` decodes the selected run's packets once, when the selection or the run changes;
-    // the view never decodes (a large packet would cost that on every frame).
-    let cache = app.detail.as_ref().filter(|cache| cache.run_id == run.id);
     let no_output = if run.status.is_final() {
         "none"
     } else {
@@ -256,7 +358,8 @@ fn safe(value: &str) -> String {
 
 /// The run's fields, paired where they belong together: identity and status, the error in
 /// short, times, cost, keys, tags, then any decoding warnings.
-fn render_fields(rows: &mut Rows, app: &App, run: &Run) {
+fn render_fields(rows: &mut Rows, input: &Input<'_>) {
+    let run = input.run;
     let plain = Style::new();
     let field = |label, value: Option<String>, style| Field {
         label,
@@ -264,13 +367,6 @@ fn render_fields(rows: &mut Rows, app: &App, run: &Run) {
         style,
     };
     let time = |label, at: Option<DateTime<Utc>>| field(label, Some(text::iso(at.as_ref())), plain);
-    let duration = text::run_duration(run, app.now).map(|d| {
-        if run.status.is_executing() {
-            format!("{d} (running)")
-        } else {
-            d
-        }
-    });
     let cost = run.total_cost_cents().map(|total| {
         let cents = |c: Option<f64>| c.map_or_else(|| ABSENT.to_string(), |c| format!("{c:.4}¢"));
         let (compute, base) = (cents(run.cost_in_cents), cents(run.base_cost_in_cents));
@@ -280,11 +376,7 @@ fn render_fields(rows: &mut Rows, app: &App, run: &Run) {
 
     let mut groups = vec![vec![
         field("Task", run.task_identifier.clone(), theme::heading()),
-        field(
-            "Status",
-            Some(status_text(run)),
-            theme::status_style(&run.status, &app.colors),
-        ),
+        field("Status", Some(status_text(run)), input.status_style),
     ]];
     if let Some(error) = &run.error {
         groups.push(vec![field(
@@ -317,7 +409,7 @@ fn render_fields(rows: &mut Rows, app: &App, run: &Run) {
         ],
         vec![time("Updated", run.updated_at)],
         vec![
-            field("Duration", duration, plain),
+            field("Duration", input.duration.clone(), plain),
             field("Cost", cost, plain),
         ],
         vec![
@@ -510,6 +602,12 @@ mod tests {
             .map(|l| l.trim_start_matches('│').trim_end_matches(['│', '█', ' ']))
             .collect();
         rows.join("\n").trim_end().to_string()
+    }
+
+    /// The selected run's rows at `width`, built afresh.
+    fn rows_of(app: &App, width: usize) -> Vec<Line<'static>> {
+        let run = app.selected_run().unwrap();
+        render_rows(&Input::new(app, run, width), packets_of(app, run))
     }
 
     /// An app whose only (so selected) run is `msg`'s.
@@ -779,7 +877,7 @@ mod tests {
                 ("payloadType", Some("application/json")),
             ],
         ));
-        let rows = render_rows(&app, app.selected_run().unwrap(), 98);
+        let rows = rows_of(&app, 98);
         // The cut line wraps to a bounded number of rows, then says what it left out.
         assert!(rows.len() < 100, "{}", rows.len());
         let text: String = rows.iter().map(|r| r.to_string() + "\n").collect();
@@ -804,7 +902,7 @@ mod tests {
                 ("payloadType", Some("application/json")),
             ],
         ));
-        let rows = render_rows(&app, app.selected_run().unwrap(), 98);
+        let rows = rows_of(&app, 98);
         assert!(rows.len() < SECTION_ROWS + 100, "{}", rows.len());
         // Scroll to the end (End sets u16::MAX): the notice is on screen, clamped to the bottom.
         update(&mut app, key(KeyCode::Tab));
@@ -842,5 +940,66 @@ mod tests {
         update(&mut app, key(KeyCode::PageDown));
         update(&mut app, key(KeyCode::PageDown));
         assert_eq!(bottom, view(&app), "PgDn past the end stays at the bottom");
+    }
+
+    /// The rows `update` kept for the pane as the app lays it out, checked against rows built
+    /// afresh: they must be there (or frames would build them) and be the same.
+    fn kept_text(app: &App) -> String {
+        let area = crate::ui::layout::areas(Rect::new(0, 0, app.size.0, app.size.1), false).detail;
+        let width = usize::from(Block::bordered().inner(area).width);
+        let run = app.selected_run().unwrap();
+        let input = Input::new(app, run, width);
+        let kept = kept_rows(app, &input).expect("update keeps the selected run's rows");
+        let fresh = render_rows(&input, packets_of(app, run));
+        assert_eq!(kept, fresh.as_slice());
+        kept.iter().map(|r| r.to_string() + "\n").collect()
+    }
+
+    #[test]
+    fn kept_rows_follow_the_selection_the_run_the_clock_and_the_size() {
+        // Run 1 executes: its duration counts up with the clock.
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(8)]);
+        let first = kept_text(&app);
+        assert!(first.contains("59.0s (running)"), "{first}");
+
+        update(
+            &mut app,
+            Msg::Tick(fixtures::now() + chrono::TimeDelta::seconds(10)),
+        );
+        let ticked = kept_text(&app);
+        assert!(ticked.contains("1m 09s (running)"), "{ticked}");
+
+        // The selection moves to run 4, which failed.
+        for _ in 0..3 {
+            update(&mut app, key(KeyCode::Down));
+        }
+        let moved = kept_text(&app);
+        assert!(
+            moved.contains("✖ FAILED (COMPLETED_WITH_ERRORS)"),
+            "{moved}"
+        );
+
+        // The selected run changes under the selection: it is retried and executes again.
+        update(
+            &mut app,
+            fixtures::one_run_msg(fixtures::run(4, "EXECUTING")),
+        );
+        let changed = kept_text(&app);
+        assert!(
+            changed.contains("● EXECUTING") && !changed.contains("FAILED"),
+            "{changed}"
+        );
+
+        // Resized: the rows are wrapped to the new width (the pane goes beside the table).
+        let narrow_rows = changed.lines().count();
+        update(&mut app, Msg::Resize(60, 40));
+        let narrow = kept_text(&app);
+        assert!(narrow.lines().count() > narrow_rows, "{narrow}");
+        update(&mut app, Msg::Resize(200, 50));
+        kept_text(&app);
+
+        // And the screen shows what was kept.
+        let screen = screen_text(crate::ui::testing::screen(&app).backend().buffer());
+        assert!(screen.contains("● EXECUTING"), "{screen}");
     }
 }

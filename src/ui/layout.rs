@@ -78,6 +78,11 @@ pub fn detail_rows(area: Rect, show_log: bool) -> usize {
     usize::from(areas(area, show_log).detail.height.saturating_sub(2)).max(1)
 }
 
+/// How many cells wide the detail pane's text is (inside its borders).
+pub fn detail_width(area: Rect, show_log: bool) -> usize {
+    usize::from(areas(area, show_log).detail.width.saturating_sub(2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

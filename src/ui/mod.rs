@@ -5,6 +5,7 @@
 //! data safe and fits it to widths. Geometry lives in [`layout`], which `update` shares.
 
 pub mod detail;
+pub mod draw;
 pub mod footer;
 pub mod header;
 pub mod layout;

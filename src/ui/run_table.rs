@@ -6,14 +6,18 @@
 //! run data reaches the terminal (C13). Columns that do not fit narrow terminals are dropped,
 //! least useful first.
 
+use std::borrow::Cow;
+use std::fmt::Write;
+
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Paragraph};
 
 use super::text::{self, ABSENT};
-use super::theme;
+use super::{draw, theme};
 use crate::app::{App, Connection, Focus, Sort, SortColumn};
 use crate::model::Run;
 use crate::model::status::display_label;
@@ -24,7 +28,7 @@ const MARKER_WIDTH: u16 = 2;
 /// No cell is built wider than this, however long the value.
 const CELL_CAP: usize = 64;
 
-/// The table's columns, in screen order (the order of [`COLUMNS`] and [`RowText::cells`]).
+/// The table's columns, in screen order (the order of [`COLUMNS`] and of [`RowText`]'s cells).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Column {
     Number,
@@ -93,50 +97,81 @@ impl Column {
 }
 
 /// One run's cells, safe and at most [`CELL_CAP`] cells wide, before fitting to the columns.
+/// They are kept end to end in one string (one allocation a row, not one a cell).
 struct RowText {
-    cells: [String; 8],
+    text: String,
+    /// Where each cell ends in `text`, in [`COLUMNS`] order.
+    ends: [usize; 8],
     status_style: Style,
 }
 
 impl RowText {
     fn new(run: &Run, app: &App) -> Self {
-        let status = format!(
-            "{} {}",
-            theme::status_symbol(&run.status),
-            text::fit(display_label(&run.status, &run.db_status), CELL_CAP)
-        );
-        let tags = run
-            .tags
-            .iter()
-            .map(|t| text::fit(t, CELL_CAP))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let mut text = String::with_capacity(160);
+        let mut ends = [0; 8];
+        match run.number {
+            Some(n) => {
+                let _ = write!(text, "{n}");
+            }
+            None => text.push_str(ABSENT),
+        }
+        ends[0] = text.len();
+        text::push_fit(&mut text, &run.id, CELL_CAP);
+        ends[1] = text.len();
+        match run.task_identifier.as_deref() {
+            Some(task) => text::push_fit(&mut text, task, CELL_CAP),
+            None => text.push_str(ABSENT),
+        }
+        ends[2] = text.len();
+        text.push_str(theme::status_symbol(&run.status));
+        text.push(' ');
+        let label = display_label(&run.status, &run.db_status);
+        text::push_fit(&mut text, label, CELL_CAP);
+        ends[3] = text.len();
+        text.push_str(&text::clock(run.started_at.as_ref()));
+        ends[4] = text.len();
+        match text::run_duration(run, app.now) {
+            Some(duration) => text.push_str(&duration),
+            None => text.push_str(ABSENT),
+        }
+        ends[5] = text.len();
+        match run.total_cost_cents() {
+            Some(cents) => text.push_str(&text::dollars(cents)),
+            None => text.push_str(ABSENT),
+        }
+        ends[6] = text.len();
+        let tags = text.len();
+        for (i, tag) in run.tags.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            text::push_fit(&mut text, tag, CELL_CAP);
+        }
+        if text::width(&text[tags..]) > CELL_CAP {
+            let cut = text::truncate(&text[tags..], CELL_CAP, false);
+            text.truncate(tags);
+            text.push_str(&cut);
+        }
+        ends[7] = text.len();
         Self {
-            cells: [
-                run.number
-                    .map_or_else(|| ABSENT.to_string(), |n| n.to_string()),
-                text::fit(&run.id, CELL_CAP),
-                run.task_identifier
-                    .as_deref()
-                    .map_or_else(|| ABSENT.to_string(), |t| text::fit(t, CELL_CAP)),
-                status,
-                text::clock(run.started_at.as_ref()),
-                text::run_duration(run, app.now).unwrap_or_else(|| ABSENT.to_string()),
-                run.total_cost_cents()
-                    .map_or_else(|| ABSENT.to_string(), text::dollars),
-                text::truncate(&tags, CELL_CAP, false),
-            ],
+            text,
+            ends,
             status_style: theme::status_style(&run.status, &app.colors),
         }
     }
 
-    fn width(&self, column: Column) -> u16 {
+    fn cell(&self, column: Column) -> &str {
         let i = column_index(column);
-        u16::try_from(text::width(&self.cells[i])).unwrap_or(u16::MAX)
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn width(&self, column: Column) -> u16 {
+        u16::try_from(text::width(self.cell(column))).unwrap_or(u16::MAX)
     }
 }
 
-/// Where a column's text sits in [`RowText::cells`]: the enum is declared in screen order.
+/// Where a column's text sits in [`RowText`]: the enum is declared in screen order.
 fn column_index(column: Column) -> usize {
     column as usize
 }
@@ -179,43 +214,103 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
 
-    // Only the rows on screen are built, however many runs the batch has.
-    let offset = window(app, page);
-    let visible: Vec<RowText> = app
-        .runs
-        .shown_range(offset, page)
-        .map(|run| RowText::new(run, app))
-        .collect();
-    let end = offset + visible.len();
-    let sort = app.runs.sort();
-    let columns = plan(&visible, app.runs.max_number(), inner.width - MARKER_WIDTH);
+    render_grid(
+        &Grid::new(app, page, inner.width),
+        inner,
+        frame.buffer_mut(),
+    );
+}
 
-    let header = Row::new(columns.iter().map(|&(column, width)| {
-        render_cell(&column.heading(sort), column, width, theme::heading())
-    }));
-    let rows = visible.iter().map(|row| {
-        Row::new(columns.iter().map(|&(column, width)| {
+/// What the table draws inside its border: the column headings and the rows on screen.
+struct Grid {
+    columns: Vec<(Column, u16)>,
+    rows: Vec<RowText>,
+    /// The selected row among `rows`, if it is on screen.
+    selected: Option<usize>,
+    sort: Sort,
+    focused: bool,
+}
+
+impl Grid {
+    /// The `page` rows on screen, in columns planned for `width` cells (more than the marker).
+    fn new(app: &App, page: usize, width: u16) -> Self {
+        // Only the rows on screen are built, however many runs the batch has.
+        let offset = window(app, page);
+        let rows: Vec<RowText> = app
+            .runs
+            .shown_range(offset, page)
+            .map(|run| RowText::new(run, app))
+            .collect();
+        let end = offset + rows.len();
+        Self {
+            columns: plan(&rows, app.runs.max_number(), width - MARKER_WIDTH),
+            selected: app
+                .selected_index()
+                .filter(|i| (offset..end).contains(i))
+                .map(|i| i - offset),
+            rows,
+            sort: app.runs.sort(),
+            focused: app.focus == Focus::Table,
+        }
+    }
+}
+
+/// Draws the grid into `inner` exactly as ratatui's `Table` (a highlight column of
+/// [`MARKER_WIDTH`], one cell between columns, the selected row's style over the whole row) would,
+/// but straight into the buffer: the widget wants every cell as an owned `Text` in a `Row`,
+/// built and dropped every frame, and restyles each cell area several times over. The test
+/// `grid_draws_as_the_table_widget_would` holds the two to the same cells and styles.
+fn render_grid(grid: &Grid, inner: Rect, buf: &mut Buffer) {
+    // The columns' places, solved as `Table` solves them (the layout cache makes this cheap).
+    let [_, columns_area] =
+        Layout::horizontal([Constraint::Length(MARKER_WIDTH), Constraint::Fill(0)])
+            .areas(Rect::new(0, 0, inner.width, 1));
+    let places = Layout::horizontal(grid.columns.iter().map(|&(_, w)| Constraint::Length(w)))
+        .flex(Flex::Start)
+        .spacing(1)
+        .split(columns_area);
+    let cells = |y: u16| {
+        grid.columns
+            .iter()
+            .zip(places.iter())
+            .map(move |(&planned, place)| {
+                (planned, Rect::new(inner.x + place.x, y, place.width, 1))
+            })
+    };
+
+    for (planned, area) in cells(inner.y) {
+        let heading = planned.0.heading(grid.sort);
+        render_cell(&heading, planned, area, theme::heading(), buf);
+    }
+    let rows = grid.rows.iter().zip(inner.y + 1..inner.bottom());
+    for (i, (row, y)) in rows.enumerate() {
+        if grid.selected == Some(i) {
+            draw::line(
+                &Line::raw(MARKER),
+                Rect::new(inner.x, y, MARKER_WIDTH, 1),
+                buf,
+            );
+        }
+        for (planned, area) in cells(y) {
+            let column = planned.0;
             let style = if column == Column::Status {
                 row.status_style
             } else {
                 cell_style(column)
             };
-            render_cell(&row.cells[column_index(column)], column, width, style)
-        }))
-    });
-    let widths = columns.iter().map(|&(_, width)| Constraint::Length(width));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(theme::selected_row(focused))
-        .highlight_symbol(MARKER)
-        .highlight_spacing(HighlightSpacing::Always);
-    let selected = app
-        .selected_index()
-        .filter(|i| (offset..end).contains(i))
-        .map(|i| i - offset);
-    let mut state = TableState::default().with_selected(selected);
-    frame.render_stateful_widget(table, inner, &mut state);
+            render_cell(row.cell(column), planned, area, style, buf);
+        }
+    }
+    if let Some(i) = grid.selected {
+        let y = inner.y + 1 + u16::try_from(i).unwrap_or(u16::MAX);
+        let row = Rect {
+            y,
+            height: 1,
+            ..inner
+        }
+        .intersection(inner);
+        buf.set_style(row, theme::selected_row(grid.focused));
+    }
 }
 
 /// An empty batch: say what we are waiting for, centred.
@@ -278,14 +373,27 @@ fn cell_style(column: Column) -> Style {
     }
 }
 
-/// A cell cut to its column on a glyph boundary, so ratatui never has to cut it.
-fn render_cell(content: &str, column: Column, width: u16, style: Style) -> Cell<'static> {
-    let line = Line::styled(text::truncate(content, usize::from(width), false), style);
-    Cell::from(if column.right_aligned() {
-        line.right_aligned()
+/// A cell cut to its column's planned width on a glyph boundary, so ratatui never has to cut it
+/// (unless the columns did not fit even the narrowest plan and the layout squeezed them).
+fn render_cell(
+    content: &str,
+    (column, width): (Column, u16),
+    area: Rect,
+    style: Style,
+    buf: &mut Buffer,
+) {
+    let width = usize::from(width);
+    let content = if width > 0 && text::width(content) <= width {
+        Cow::Borrowed(content)
     } else {
-        line
-    })
+        Cow::Owned(text::truncate(content, width, false))
+    };
+    let line = Line::styled(content, style);
+    if column.right_aligned() {
+        draw::line(&line.right_aligned(), area, buf);
+    } else {
+        draw::line(&line, area, buf);
+    }
 }
 
 /// Chooses the columns and their widths for `room` cells: fixed columns at their natural width,
@@ -680,5 +788,93 @@ mod tests {
         let terminal = table(&app, 120, 30);
         assert!(find(terminal.backend().buffer(), "run_20000").is_some());
         assert!(find(terminal.backend().buffer(), "20,000/20,000").is_some());
+    }
+
+    /// The grid drawn by ratatui's `Table` widget, as the table used to be drawn.
+    fn render_as_table(grid: &Grid, inner: Rect, buf: &mut Buffer) {
+        use ratatui::widgets::{Cell, HighlightSpacing, Row, StatefulWidget, Table, TableState};
+        let cell = |content: &str, column: Column, width: u16, style: Style| {
+            let line = Line::styled(text::truncate(content, usize::from(width), false), style);
+            Cell::from(if column.right_aligned() {
+                line.right_aligned()
+            } else {
+                line
+            })
+        };
+        let header = Row::new(grid.columns.iter().map(|&(column, width)| {
+            cell(&column.heading(grid.sort), column, width, theme::heading())
+        }));
+        let rows = grid.rows.iter().map(|row| {
+            Row::new(grid.columns.iter().map(|&(column, width)| {
+                let style = if column == Column::Status {
+                    row.status_style
+                } else {
+                    cell_style(column)
+                };
+                cell(row.cell(column), column, width, style)
+            }))
+        });
+        let widths = grid.columns.iter().map(|&(_, w)| Constraint::Length(w));
+        let table = Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .row_highlight_style(theme::selected_row(grid.focused))
+            .highlight_symbol(MARKER)
+            .highlight_spacing(HighlightSpacing::Always);
+        let mut state = TableState::default().with_selected(grid.selected);
+        StatefulWidget::render(table, inner, buf, &mut state);
+    }
+
+    #[test]
+    fn grid_draws_as_the_table_widget_would() {
+        // Every cell and style, at many sizes: wide glyphs, escapes, empty cells, right-aligned
+        // columns, sorted headings, the selection on and off screen, focused or not.
+        let tags = "{\"🚀 fast\",タグ,\"\u{1b}[31mred\"}";
+        let odd = vec![
+            run_with(
+                1,
+                "EXECUTING",
+                &[("taskIdentifier", "数据导入任务-夜间批处理")],
+            ),
+            run_with(
+                2,
+                "EXECUTING",
+                &[("taskIdentifier", "👩\u{200d}🔬-lab-sync")],
+            ),
+            run_with(
+                3,
+                "QUARANTINED",
+                &[("runTags", tags), ("friendlyId", "run_\u{1b}x")],
+            ),
+            run_with(
+                4,
+                "COMPLETED_SUCCESSFULLY",
+                &[("runTags", "{}"), ("taskIdentifier", "")],
+            ),
+        ];
+        let apps = [
+            fixtures::app_after(vec![fixtures::runs_msg(30)]),
+            fixtures::app_after(vec![fixtures::runs_msg(30), key(KeyCode::Down)]),
+            app_with_keys("/failed\nj"),
+            app_with_keys("sssS"),
+            fixtures::app_after(vec![fixtures::runs_msg(30), key(KeyCode::Tab)]),
+            fixtures::app_after(vec![fixtures::runs_msg(100), key(KeyCode::End)]),
+            fixtures::app_after(odd),
+        ];
+        for app in &apps {
+            for (width, height) in [(200, 50), (120, 14), (80, 12), (61, 9), (40, 8), (23, 5)] {
+                let area = Rect::new(0, 0, width, height);
+                let inner = Block::bordered().inner(area);
+                let page = usize::from(inner.height.saturating_sub(1));
+                if page == 0 || inner.width <= MARKER_WIDTH {
+                    continue;
+                }
+                let grid = Grid::new(app, page, inner.width);
+                let (mut ours, mut widget) = (Buffer::empty(area), Buffer::empty(area));
+                render_grid(&grid, inner, &mut ours);
+                render_as_table(&grid, inner, &mut widget);
+                assert_eq!(ours, widget, "at {width}x{height}");
+            }
+        }
     }
 }

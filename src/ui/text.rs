@@ -4,7 +4,7 @@
 //! Widths are display widths (unicode-width), measured per glyph cluster so a wide character or
 //! an emoji ZWJ sequence is never cut in half (CASES.md C12).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use ratatui::buffer::CellWidth;
 
 use crate::model::Run;
@@ -16,7 +16,16 @@ pub const ABSENT: &str = "—";
 
 /// Display width of `text` in terminal cells.
 pub fn width(text: &str) -> usize {
+    if is_plain(text) {
+        return text.len();
+    }
     clusters(text).map(cluster_width).sum()
+}
+
+/// Printable ASCII only: one glyph and one cell per byte, and nothing to sanitize. Most run data
+/// is, so the panes check this first and skip the work per glyph.
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| (b' '..=b'~').contains(&b))
 }
 
 /// Cells one cluster takes, measured the way ratatui's buffer measures it so columns line up.
@@ -62,9 +71,21 @@ pub fn head(text: &str, max: usize) -> (&str, usize) {
 /// Run data made safe and fitted into `max` cells on one line: control characters escaped,
 /// and when too wide, cut on a glyph boundary with `…`.
 pub fn fit(text: &str, max: usize) -> String {
+    if text.len() <= max && is_plain(text) {
+        return text.to_string();
+    }
     // Only a bounded prefix is looked at, so an enormous value costs no more than a short one.
     let (prefix, cut) = head(text, max.saturating_mul(4).saturating_add(8));
     truncate(&sanitize_line(prefix), max, cut > 0)
+}
+
+/// [`fit`], appended to `out`: text that needs no change is copied without a string of its own.
+pub fn push_fit(out: &mut String, text: &str, max: usize) {
+    if text.len() <= max && is_plain(text) {
+        out.push_str(text);
+    } else {
+        out.push_str(&fit(text, max));
+    }
 }
 
 /// Like [`fit`], but keeps the end of the text, with `…` first when cut: for text being typed,
@@ -195,7 +216,14 @@ pub fn iso(at: Option<&DateTime<Utc>>) -> String {
 
 /// The time of day in UTC (`HH:MM:SS`), or `—`.
 pub fn clock(at: Option<&DateTime<Utc>>) -> String {
-    at.map_or_else(|| ABSENT.to_string(), |t| t.format("%H:%M:%S").to_string())
+    // What `%H:%M:%S` prints (a leap second as :60), without parsing a format on every row.
+    at.map_or_else(
+        || ABSENT.to_string(),
+        |t| {
+            let leap = u32::from(t.nanosecond() >= 1_000_000_000);
+            format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second() + leap)
+        },
+    )
 }
 
 /// How long ago `then` was, short: `4s ago`, `3m ago`, `2h ago`.
@@ -260,6 +288,38 @@ mod tests {
             wrap_hanging("key: abcdefgh", 8, 5),
             ["key: abc", "     def", "     gh"]
         );
+    }
+
+    #[test]
+    fn clock_prints_as_the_strftime_format_would() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        for t in [
+            at("2026-12-03T00:00:00Z"),
+            at("2026-12-03T09:05:07.999Z"),
+            at("2026-12-03T23:59:59Z"),
+        ] {
+            assert_eq!(clock(Some(&t)), t.format("%H:%M:%S").to_string());
+        }
+        let leap = at("2016-12-31T23:59:59Z")
+            .with_nanosecond(1_500_000_000)
+            .unwrap();
+        assert_eq!(clock(Some(&leap)), leap.format("%H:%M:%S").to_string());
+        assert_eq!(clock(None), ABSENT);
+    }
+
+    #[test]
+    fn plain_text_is_measured_and_fitted_as_any_other() {
+        for text in ["", "run_0001", "a b~c", "x".repeat(70).as_str()] {
+            let slow: usize = clusters(text).map(cluster_width).sum();
+            assert_eq!(width(text), slow);
+            for max in [0, 1, 8, 64] {
+                let (prefix, cut) = head(text, max * 4 + 8);
+                assert_eq!(
+                    fit(text, max),
+                    truncate(&sanitize_line(prefix), max, cut > 0)
+                );
+            }
+        }
     }
 
     #[test]

@@ -43,6 +43,10 @@ fn default_style(status: &RunStatus) -> Style {
 /// when there is one.
 pub fn status_style(status: &RunStatus, overrides: &BTreeMap<String, Color>) -> Style {
     let style = default_style(status);
+    if overrides.is_empty() {
+        // No key to build (it is a new string per call, and this is called per row per frame).
+        return style;
+    }
     match overrides.get(&status_key(status)) {
         Some(&color) => style.fg(color),
         None => style,
