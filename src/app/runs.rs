@@ -63,6 +63,11 @@ impl Runs {
         self.by_number.get(i).map(|&s| &*self.slots[s].run)
     }
 
+    /// A run by id, as the shared handle the feed delivered (cheap to keep a copy of).
+    pub fn shared(&self, id: &str) -> Option<&Arc<Run>> {
+        self.index.get(id).map(|&s| &self.slots[s].run)
+    }
+
     /// A run by id.
     pub fn by_id(&self, id: &str) -> Option<&Run> {
         self.index.get(id).map(|&s| &*self.slots[s].run)

@@ -11,6 +11,8 @@
 //! A frame draws the visible rows from there, or builds them itself when its width is not the
 //! one they were built for.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Margin, Rect};
@@ -129,7 +131,12 @@ pub fn rows_to_keep(app: &App, width: usize) -> Option<DetailRows> {
     }
     Some(DetailRows {
         lines: render_rows(&input, Some(packets)),
-        run: run.clone(),
+        // The app's own handle (the same allocation), so the check below is a pointer compare
+        // until the run changes.
+        run: app
+            .runs
+            .shared(&run.id)
+            .map_or_else(|| Arc::new(run.clone()), Arc::clone),
         duration: input.duration,
         status_style: input.status_style,
         width,
@@ -142,7 +149,7 @@ pub fn rows_to_keep(app: &App, width: usize) -> Option<DetailRows> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetailRows {
     lines: Vec<Line<'static>>,
-    run: Run,
+    run: Arc<Run>,
     duration: Option<String>,
     status_style: Style,
     width: usize,
@@ -154,7 +161,7 @@ impl DetailRows {
         self.width == input.width
             && self.status_style == input.status_style
             && self.duration == input.duration
-            && self.run == *input.run
+            && (std::ptr::eq(&*self.run, input.run) || *self.run == *input.run)
     }
 }
 
