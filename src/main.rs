@@ -33,8 +33,11 @@ fn main() -> ExitCode {
         eprintln!("trigger-tui: could not install the error hooks: {e}");
     }
     let cli = Cli::parse();
+    // One worker beside the main thread (the UI or the printer): the feed and the embedded
+    // server run there. Two workers cost more in wake-ups than they gave on two cores: 1.3 s
+    // against 1.1 s wall for a 10,000-run stream (`scripts/bench-vs-sdk.sh`).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
     {
