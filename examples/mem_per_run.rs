@@ -5,6 +5,10 @@
 //! `cargo run --release --example mem_per_run -- 100000`
 
 use trigger_tui::app::{App, Msg, update};
+
+/// The binary's allocator, so the figure is the binary's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use trigger_tui::client::{FeedEvent, Shape};
 use trigger_tui::protocol::{Schema, parse_body, row_key};
 

@@ -50,11 +50,16 @@ server_cpu() { # CPU seconds the newest background server has used so far
   awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$(cat "$WORK/serve-$PORT.pid")/stat"
 }
 
+stop_server() { # the newest background server
+  kill "$(cat "$WORK/serve-$PORT.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+
 PORT=$(free_port); B=$(start_server "$PORT")
 measure rust env TRIGGER_API_URL="http://127.0.0.1:$PORT" TRIGGER_SECRET_KEY=tr_dev_demo_trigger_tui_local \
   "$BIN" --batch "$B" --output ndjson --exit-when-done
 rust_server_cpu=$(server_cpu)
-kill %1 2>/dev/null || true; wait 2>/dev/null || true
+stop_server
 
 IDLE_MS=200
 # The harness two ways: printing every state it is yielded (what `--output ndjson` does), and
@@ -67,7 +72,7 @@ sdk() { # name, then harness flags
     node "$CONF/sdk-subscribe.mjs" --batch "$B" --require-final --expect-runs "$RUNS" \
     --idle-ms "$IDLE_MS" --max-ms 1800000 "$@"
   eval "${name//-/_}_server_cpu=$(server_cpu)"
-  kill %1 2>/dev/null || true; wait 2>/dev/null || true
+  stop_server
 }
 sdk sdk-every
 sdk sdk-final --final

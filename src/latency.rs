@@ -83,11 +83,11 @@ impl Report {
             "latency report ({} frames, {:.1} frames/s)\n  {}\n  {}\n  {}\n  {}",
             self.frames,
             fps,
-            self.key_to_frame.summary("key to frame             "),
-            all.summary("change to frame, all      "),
+            self.key_to_frame.summary("key to frame           "),
+            all.summary("change to frame, all   "),
             self.change_to_frame_catch_up
-                .summary("  first 10 s after live   "),
-            self.change_to_frame.summary("  after that (steady)     "),
+                .summary("  first 10 s live      "),
+            self.change_to_frame.summary("  after that (steady)  "),
         )
     }
 }
@@ -117,13 +117,13 @@ mod tests {
             .push(Duration::from_millis(900));
         report.change_to_frame.push(Duration::from_millis(12));
         let text = report.render(Duration::from_secs(1));
-        assert!(text.contains("change to frame, all      : n=2"), "{text}");
+        assert!(text.contains("change to frame, all   : n=2"), "{text}");
         assert!(
-            text.contains("first 10 s after live   : n=1 p50=900.00 ms"),
+            text.contains("  first 10 s live      : n=1 p50=900.00 ms"),
             "{text}"
         );
         assert!(
-            text.contains("after that (steady)     : n=1 p50=12.00 ms"),
+            text.contains("  after that (steady)  : n=1 p50=12.00 ms"),
             "{text}"
         );
     }
