@@ -292,6 +292,12 @@ async fn watch(args: WatchArgs) -> Result<u8> {
 
     let code = match args.output {
         OutputMode::Ndjson => {
+            if args.latency_report {
+                eprintln!(
+                    "trigger-tui: note: --latency-report times frames, and --output ndjson draws \
+                     none; it is ignored"
+                );
+            }
             // A flush's lines go out in one write, not one per line (run_ndjson flushes after
             // each flush of the feed, so a pipe still sees every state as it arrives).
             let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());

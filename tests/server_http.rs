@@ -339,6 +339,8 @@ async fn live_request_is_held_until_timeout_then_bare_up_to_date() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!([{"headers": {"control": "up-to-date"}}]));
     assert_eq!(r.header("electric-offset"), Some(offset));
+    // Nothing changed, so nothing for --latency-report to time.
+    assert_eq!(r.header(trigger_tui::latency::CHANGED_AT_HEADER), None);
     let cursor = r.header("electric-cursor").unwrap().to_owned();
     let again = get(&srv, &path).await;
     assert_ne!(again.header("electric-cursor").unwrap(), cursor);

@@ -223,7 +223,11 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 }
                 let flushes = shape.apply(response.messages);
                 let caught_up = !flushes.is_empty();
-                let stamp = response.changed_at_ms.filter(|_| caught_up);
+                // Latency is timed for answers that changed something on screen only.
+                let changed = flushes
+                    .iter()
+                    .any(|f| !f.runs.is_empty() || !f.removed.is_empty());
+                let stamp = response.changed_at_ms.filter(|_| changed);
                 for flush in flushes {
                     if refetch_strikes > 0 {
                         refetch_strikes = 0;

@@ -410,10 +410,15 @@ async fn serve(
             let messages = changes(&state.store, since.min(version), plan, filter, req, flavor);
             // More than the closing up-to-date: something this feed shows changed. On timeout
             // answer anyway: a bare up-to-date, with an offset past any change it cannot see.
-            if messages.len() > 1 || timed_out {
+            let changed = messages.len() > 1;
+            if changed || timed_out {
                 let cursor = shared.next_cursor();
                 let mut response = ok(flavor, &current, version, messages, req, Some(cursor));
-                stamp(&mut response, state.store.applied_at_ms());
+                // Only an answer with changes is stamped: a bare up-to-date after the hold
+                // shows nothing new, so it has no change-to-frame latency.
+                if changed {
+                    stamp(&mut response, state.store.applied_at_ms());
+                }
                 return response;
             }
         }
