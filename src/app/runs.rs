@@ -8,7 +8,6 @@
 //! rebuilds `shown`. The view reads `shown` and builds the visible rows alone.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::filter::{Filter, Haystack};
@@ -31,7 +30,7 @@ struct Slot {
 pub struct Runs {
     slots: Vec<Slot>,
     /// Run id to slot.
-    index: HashMap<String, usize>,
+    index: foldhash::HashMap<String, usize>,
     /// Every slot, by number then id.
     by_number: Vec<usize>,
     /// The slots the filter matches, in the sort's order.

@@ -5,7 +5,6 @@
 //! `must-refetch` drops everything and starts again from `offset=-1`, and the next
 //! `up-to-date` hands on the complete set so that nothing is lost in between.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tracing::warn;
@@ -67,7 +66,7 @@ pub struct Shape {
     /// Set once an `up-to-date` was seen: requests are then live long-polls.
     pub live: bool,
     pub schema: Option<Schema>,
-    rows: HashMap<Arc<str>, Entry>,
+    rows: foldhash::HashMap<Arc<str>, Entry>,
     touched: Vec<Arc<str>>,
     removed: Vec<String>,
     refetching: bool,
@@ -88,7 +87,7 @@ impl Default for Shape {
             cursor: None,
             live: false,
             schema: None,
-            rows: HashMap::new(),
+            rows: foldhash::HashMap::default(),
             touched: Vec::new(),
             removed: Vec::new(),
             refetching: false,

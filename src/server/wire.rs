@@ -9,7 +9,11 @@ use serde_json::Value;
 /// A `timestamp` column value: UTC, ISO 8601 with three fraction digits and **no** zone suffix,
 /// e.g. `2026-12-03T10:00:00.123` (the official client fails on a trailing `Z`).
 pub fn timestamp_text(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
+    // The client's formatter with its `Z` dropped: chrono's strftime parses its pattern on
+    // every call, and the store formats one of these for every change it applies.
+    let mut text = crate::protocol::schema::format_timestamp(&at);
+    text.pop();
+    text
 }
 
 /// A JSON date as JavaScript's `Date.prototype.toISOString` prints it:
