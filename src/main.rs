@@ -298,6 +298,7 @@ async fn watch(args: WatchArgs) -> Result<u8> {
                      none; it is ignored"
                 );
             }
+            output::stop_on_signal_even_if_blocked();
             let exit_when_done = args.exit_when_done;
             let printer = async move {
                 // A flush's lines go out in one write, not one per line (run_ndjson flushes

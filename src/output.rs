@@ -169,6 +169,45 @@ impl DecodeCache {
     }
 }
 
+/// How long a stop signal waits for the printer to stop by itself before the process ends
+/// without it.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ends the process on a stop signal even when the printer cannot: blocked writing to a pipe
+/// nobody reads, the only worker never gets to see the signal, and a CI job's `timeout` would
+/// wait for ever. The printer normally stops first (between lines, with its own message); this
+/// waits [`STOP_GRACE`] for it. A thread that sleeps until a signal comes: no cost otherwise.
+#[cfg(unix)]
+pub fn stop_on_signal_even_if_blocked() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let kinds = [SIGTERM, SIGHUP, SIGINT, SIGQUIT];
+    let Ok(mut signals) = signal_hook::iterator::Signals::new(kinds) else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("stop-watch".into())
+        .spawn(move || {
+            let Some(signal) = signals.forever().next() else {
+                return;
+            };
+            std::thread::sleep(STOP_GRACE);
+            let name = match signal {
+                SIGTERM => "SIGTERM",
+                SIGHUP => "SIGHUP",
+                SIGINT => "SIGINT",
+                _ => "SIGQUIT",
+            };
+            eprintln!("trigger-tui: stopped by {name} (standard output was not being read)");
+            std::process::exit(i32::from(exit::OK));
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no stop watch for a blocked output: {e}");
+    }
+}
+
+#[cfg(not(unix))]
+pub fn stop_on_signal_even_if_blocked() {}
+
 /// Prints runs as they arrive until the feed fails, a signal arrives, or (with
 /// `exit_when_done`) the batch is done. Returns the exit code.
 pub async fn run_ndjson(

@@ -242,7 +242,8 @@ async fn a_409_without_a_handle_on_the_first_request_starts_over_without_one() {
 // ---------------------------------------------------------------------------------------------
 
 /// A live 200 with all the headers (and a new offset and cursor the client must not take) but
-/// an HTML page from a proxy, then one with a JSON object: each is a transient fault, shown as
+/// an HTML page from a proxy, then one with a JSON object, then one bracketed like an array but
+/// broken inside (no request may go ahead on its headers): each is a transient fault, shown as
 /// reconnecting with a clear reason, retried at the same position on the usual backoff; when
 /// the server answers properly the feed catches up, no run lost or doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,6 +279,15 @@ async fn a_live_200_whose_body_is_not_a_json_array_is_retried_in_place() {
             "c-bad",
             json!({"error": "unexpected", "messages": []}).to_string(),
         ),
+    )
+    .await;
+    // Bracketed like a body, but broken inside: only a parse can tell.
+    let broken = r#"[{"key":"k","value":{"status":"COMPLETED_SUCCESSFULLY"},,]"#;
+    mount_live(
+        &server,
+        "h-1",
+        "100_0",
+        live("h-1", "999_0", "c-bad", broken.into()),
     )
     .await;
     let good = body(&[
@@ -322,9 +332,9 @@ async fn a_live_200_whose_body_is_not_a_json_array_is_retried_in_place() {
     })
     .await;
 
-    // Two faults, each with the short reason and a detail naming what was wrong.
+    // Three faults, each with the short reason and a detail naming what was wrong.
     let reconnects = feed.reconnects();
-    assert_eq!(reconnects.len(), 2, "{reconnects:#?}");
+    assert_eq!(reconnects.len(), 3, "{reconnects:#?}");
     for (i, (reason, detail, attempt, retry_in)) in reconnects.iter().enumerate() {
         assert_eq!(reason, "unreadable response body");
         assert!(detail.starts_with("bad response body: "), "{detail}");
@@ -338,20 +348,21 @@ async fn a_live_200_whose_body_is_not_a_json_array_is_retried_in_place() {
     );
     assert!(reconnects[1].1.contains("map"), "{}", reconnects[1].1);
 
-    // All three live requests at the same position: the bad answers' offset and cursor were
-    // not taken, and the next request starts from the good answer's.
+    // All four live requests at the same position: the bad answers' offset and cursor were
+    // never asked for (not even ahead of reading a body), and the next request starts from
+    // the good answer's.
     let live_requests: Vec<&Url> = requests
         .iter()
         .filter(|u| param(u, "live").is_some())
         .collect();
-    assert_eq!(live_requests.len(), 4, "{live_requests:#?}");
-    for request in &live_requests[..3] {
+    assert_eq!(live_requests.len(), 5, "{live_requests:#?}");
+    for request in &live_requests[..4] {
         assert_eq!(request.query(), live_requests[0].query());
         assert!(is_live_at(request, "h-1", "100_0"), "{request}");
         assert_ne!(param(request, "cursor").as_deref(), Some("c-bad"));
     }
-    assert!(is_live_at(live_requests[3], "h-1", "200_0"));
-    assert_eq!(param(live_requests[3], "cursor").as_deref(), Some("c-2"));
+    assert!(is_live_at(live_requests[4], "h-1", "200_0"));
+    assert_eq!(param(live_requests[4], "cursor").as_deref(), Some("c-2"));
     assert!(
         requests
             .iter()

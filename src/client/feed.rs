@@ -124,85 +124,22 @@ pub fn shape_url(config: &FeedConfig, shape: &Shape) -> reqwest::Url {
 
 /// The shape URL for the shape's position, live or not.
 pub fn position_url(config: &FeedConfig, shape: &Shape, live: bool) -> reqwest::Url {
-    let position = Position {
-        handle: shape.handle.as_deref(),
-        offset: &shape.offset,
-        cursor: shape.cursor.as_deref(),
-        expired_handle: shape.expired_handle.as_deref(),
-    };
-    url_for(config, &position, live)
-}
-
-/// Where a shape request starts: what its URL carries besides the batch.
-struct Position<'a> {
-    handle: Option<&'a str>,
-    offset: &'a str,
-    cursor: Option<&'a str>,
-    expired_handle: Option<&'a str>,
-}
-
-/// The URL of the request that follows a 200 answer, from its headers alone, so it can be sent
-/// before the body is read: the offset, handle and cursor the shape will have once the answer
-/// is applied. `None` when the answer may not lead on to it: not a 200, headers missing, a
-/// body that is not bracketed as a JSON array (an error page, a cut body: its position is not
-/// taken), or one that may hold a must-refetch (a byte search: a payload that spells it only
-/// costs the head start). `live` is whether the answered request was live. The caller checks
-/// that the URL equals the one the shape asks for after the answer, which covers what a header
-/// cannot tell (an up-to-date only in the body), and drops the request if the body turns out
-/// unreadable after all.
-pub fn next_url(
-    config: &FeedConfig,
-    shape: &Shape,
-    response: &RawResponse,
-    live: bool,
-) -> Option<(reqwest::Url, bool)> {
-    let body = response.body.trim_ascii();
-    let array = body.first() == Some(&b'[') && body.last() == Some(&b']');
-    if response.status != 200 || !array || contains(body, b"must-refetch") {
-        return None;
-    }
-    let offset = response
-        .header(headers::OFFSET)
-        .or_else(|| response.header(headers::LEGACY_OFFSET))?;
-    let handle = response
-        .header(headers::HANDLE)
-        .or_else(|| response.header(headers::LEGACY_HANDLE))?;
-    let cursor = response.header(headers::CURSOR).or(shape.cursor.as_deref());
-    let up_to_date = response
-        .header(headers::UP_TO_DATE)
-        .is_some_and(|v| v.trim() == "true")
-        || contains(&response.body, b"up-to-date");
-    let live = live || shape.live || up_to_date;
-    let position = Position {
-        handle: Some(handle),
-        offset,
-        cursor,
-        expired_handle: None,
-    };
-    Some((url_for(config, &position, live), live))
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(haystack, needle).is_some()
-}
-
-fn url_for(config: &FeedConfig, shape: &Position, live: bool) -> reqwest::Url {
     let mut url = config.api_url.clone();
     let base = url.path().trim_end_matches('/').to_string();
     url.set_path(&format!("{base}/realtime/v1/batches/{}", config.batch_id));
     {
         let mut q = url.query_pairs_mut();
         q.clear();
-        if let Some(handle) = shape.handle {
+        if let Some(handle) = &shape.handle {
             q.append_pair("handle", handle);
         }
         if live {
-            q.append_pair("cursor", shape.cursor.unwrap_or(""));
+            q.append_pair("cursor", shape.cursor.as_deref().unwrap_or(""));
             q.append_pair("live", "true");
         }
         q.append_pair("log", "full");
-        q.append_pair("offset", shape.offset);
-        if let Some(expired) = shape.expired_handle {
+        q.append_pair("offset", &shape.offset);
+        if let Some(expired) = &shape.expired_handle {
             q.append_pair("expired_handle", expired);
         }
         if !config.skip_columns.is_empty() {
@@ -251,26 +188,13 @@ pub async fn round_at(
     live: bool,
     timeout: Duration,
 ) -> Result<Outcome, FeedError> {
-    let response = fetch(transport, config, &url, timeout).await?;
-    read(config, &response, live)
-}
-
-/// Sends one request for `url` and waits for the whole answer, unread.
-pub async fn fetch(
-    transport: &Transport,
-    config: &FeedConfig,
-    url: &reqwest::Url,
-    timeout: Duration,
-) -> Result<RawResponse, FeedError> {
-    transport.get(url, &request_headers(config), timeout).await
-}
-
-/// Reads an answer to a shape request (`live`: whether the request was live).
-pub fn read(config: &FeedConfig, response: &RawResponse, live: bool) -> Result<Outcome, FeedError> {
+    let response = transport
+        .get(&url, &request_headers(config), timeout)
+        .await?;
     match response.status {
-        200 => read_ok(response, live),
+        200 => read_ok(&response, live),
         409 => {
-            let handle = header(response, headers::HANDLE, headers::LEGACY_HANDLE);
+            let handle = header(&response, headers::HANDLE, headers::LEGACY_HANDLE);
             Ok(Outcome::MustRefetch { handle })
         }
         status => Err(classify(status, &response.body, &config.batch_id)),
@@ -461,108 +385,6 @@ mod tests {
             branch: None,
             skip_columns: vec![],
         }
-    }
-
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    /// What the feed task does with a 200 answer, in brief: the position from the headers,
-    /// then the body.
-    fn apply(shape: &mut Shape, response: &RawResponse, live: bool) {
-        let Ok(Outcome::Data(data)) = read(&config(), response, live) else {
-            panic!("not data");
-        };
-        shape.handle = Some(data.handle);
-        shape.offset = data.offset;
-        shape.expired_handle = None;
-        if data.cursor.is_some() {
-            shape.cursor = data.cursor;
-        }
-        if let Some(schema) = data.schema {
-            shape.schema = Some(schema);
-        }
-        shape.apply(data.messages);
-    }
-
-    #[test]
-    fn the_request_sent_on_the_headers_is_the_one_the_read_answer_asks_for() {
-        const UP_TO_DATE: &str = r#"[{"headers":{"control":"up-to-date"}}]"#;
-        let schema = r#"{"id":{"type":"text","pk_index":0}}"#;
-        // Catching up: the first answer, then the one that ends the catch-up (the header saying
-        // so, or only the body); then a live answer with the legacy header names.
-        let catch_up = |offset: &'static str, up_to_date_header: bool, body: &str| {
-            let mut headers = vec![
-                ("electric-handle", "h-1"),
-                ("electric-offset", offset),
-                ("electric-schema", schema),
-            ];
-            if up_to_date_header {
-                headers.push(("electric-up-to-date", "true"));
-            }
-            (answer(200, &headers, body), false)
-        };
-        let legacy_live = [
-            ("electric-chunk-last-offset", "9_0"),
-            ("electric-shape-id", "h-1"),
-            ("electric-cursor", "c7"),
-        ];
-        let cases = [
-            catch_up("0_0", false, "[]"),
-            catch_up("5_0", true, UP_TO_DATE),
-            catch_up("5_0", false, UP_TO_DATE),
-            (answer(200, &legacy_live, UP_TO_DATE), true),
-        ];
-        for (response, live) in cases {
-            let mut shape = Shape::default();
-            shape.live = live;
-            shape.cursor = live.then(|| "c1".to_string());
-            let (url, next_live) =
-                next_url(&config(), &shape, &response, live).expect("a next URL");
-            apply(&mut shape, &response, live);
-            assert_eq!(url, shape_url(&config(), &shape), "{:?}", response.headers);
-            assert_eq!(next_live, shape.live);
-        }
-    }
-
-    #[test]
-    fn no_request_goes_ahead_of_an_answer_that_may_reset_the_shape() {
-        let position = [("electric-handle", "h-1"), ("electric-offset", "5_0")];
-        let shape = Shape::default();
-        let refetch = r#"[{"headers":{"control":"must-refetch"}}]"#;
-        for unreadable in [
-            "<html>502</html>",
-            r#"{"messages":[]}"#,
-            r#"[{"key":"a""#,
-            "",
-        ] {
-            let response = answer(200, &position, unreadable);
-            assert_eq!(
-                next_url(&config(), &shape, &response, false),
-                None,
-                "{unreadable}"
-            );
-        }
-        assert_eq!(
-            next_url(&config(), &shape, &answer(200, &position, refetch), false),
-            None
-        );
-        assert_eq!(
-            next_url(&config(), &shape, &answer(409, &position, "[]"), false),
-            None
-        );
-        assert_eq!(
-            next_url(&config(), &shape, &answer(200, &position[..1], "[]"), false),
-            None
-        );
-        assert!(next_url(&config(), &shape, &answer(200, &position, "[]"), false).is_some());
     }
 
     #[test]

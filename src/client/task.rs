@@ -10,7 +10,8 @@ use tracing::{debug, error, info, trace, warn};
 
 use super::feed::{self, FeedConfig, FeedError, Outcome};
 use super::shape::{Flush, Shape};
-use super::transport::{RawResponse, Transport};
+use super::transport::Transport;
+use crate::protocol::{Control, Message};
 
 /// How long a live long-poll may take before we give up on it: the server holds ~20 s.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -77,14 +78,15 @@ pub struct BatchInfo {
     pub run_count: Option<u64>,
 }
 
-/// The next request, sent as soon as an answer's headers say where the shape goes next and
-/// before its body is read and applied: the server prepares the next changes while this client
-/// parses, merges and hands on the last ones.
+/// The next request, sent once an answer is parsed and before it is applied: the server
+/// prepares the next changes while this client merges and hands on the last ones. Not sooner,
+/// on the headers alone: a body that then fails to parse would leave a request out for a
+/// position the shape never reaches (a recording would lose step with it, and a server that
+/// answers live requests at once would have moved on).
 struct Pending {
     /// What it asked for; it stands in for the next round only if that would ask the same.
     url: reqwest::Url,
-    live: bool,
-    task: tokio::task::JoinHandle<Result<RawResponse, FeedError>>,
+    task: tokio::task::JoinHandle<Result<Outcome, FeedError>>,
 }
 
 impl Pending {
@@ -92,11 +94,13 @@ impl Pending {
         let (transport, config, asked) = (transport.clone(), config.clone(), url.clone());
         let timeout = if live { LIVE_TIMEOUT } else { CATCHUP_TIMEOUT };
         let task =
-            tokio::spawn(async move { feed::fetch(&transport, &config, &asked, timeout).await });
-        Self { url, live, task }
+            tokio::spawn(
+                async move { feed::round_at(&transport, &config, asked, live, timeout).await },
+            );
+        Self { url, task }
     }
 
-    async fn result(mut self) -> Result<RawResponse, FeedError> {
+    async fn result(mut self) -> Result<Outcome, FeedError> {
         match (&mut self.task).await {
             Ok(result) => result,
             Err(e) => Err(FeedError::Network(format!("the request was lost: {e}"))),
@@ -181,24 +185,10 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
             shape.live
         );
         let url = feed::shape_url(&config, &shape);
-        let (live, raw) = match pending.take() {
-            Some(next) if next.url == url => (next.live, next.result().await),
-            _ => (
-                shape.live,
-                feed::fetch(&transport, &config, &url, timeout).await,
-            ),
+        let result = match pending.take() {
+            Some(next) if next.url == url => next.result().await,
+            _ => feed::round_at(&transport, &config, url, shape.live, timeout).await,
         };
-        // Ask for what comes next before reading this answer, unless it may reset the shape.
-        // If reading it leaves the shape elsewhere, the next round does not use the request.
-        if let Ok(raw) = &raw
-            && let Some((next, next_live)) = feed::next_url(&config, &shape, raw, live)
-        {
-            pending = Some(Pending::spawn(&transport, &config, next, next_live));
-            // Let the request go out now: a spawned task otherwise waits until this one
-            // yields, which is after the answer is read, applied and handed on.
-            tokio::task::yield_now().await;
-        }
-        let result = raw.and_then(|raw| feed::read(&config, &raw, live));
         match &result {
             Err(FeedError::Unreachable(_)) if !answered => unreachable_strikes += 1,
             Err(FeedError::Unreachable(_) | FeedError::Network(_)) => {}
@@ -220,6 +210,22 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
                 }
                 if let Some(schema) = response.schema {
                     shape.schema = Some(schema);
+                }
+                // Ask for what comes next before applying this answer, unless the body resets
+                // the shape. The position is the one the shape has after the answer.
+                let control = |c: Control| {
+                    response
+                        .messages
+                        .iter()
+                        .any(|m| matches!(m, Message::Control(x) if *x == c))
+                };
+                if !control(Control::MustRefetch) {
+                    let live = shape.live || control(Control::UpToDate);
+                    let url = feed::position_url(&config, &shape, live);
+                    pending = Some(Pending::spawn(&transport, &config, url, live));
+                    // Let the request go out now: a spawned task otherwise waits until this one
+                    // yields, which is after the answer is applied and handed on.
+                    tokio::task::yield_now().await;
                 }
                 let flushes = shape.apply(response.messages);
                 let caught_up = !flushes.is_empty();
@@ -316,8 +322,7 @@ pub async fn run(config: FeedConfig, transport: Transport, feed_tx: mpsc::Sender
             }
         };
 
-        // A request sent ahead on this answer's headers is for a position the shape did not
-        // reach; the retry asks again.
+        // A request sent ahead for where the last answer led is not the one to retry with.
         pending = None;
         attempt += 1;
         reported_live = false;
