@@ -173,14 +173,38 @@ impl DecodeCache {
 /// without it.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The stop signal the watch thread has seen (0: none), so that a printer in the middle of a
+/// long write stops at the next line instead of finishing it.
+static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// At most this much output goes out in one write, always ending at a line: the printer looks
+/// for a stop signal between writes.
+const WRITE_CHUNK: usize = 1 << 16;
+
+#[cfg(unix)]
+fn signal_name(signal: i32) -> &'static str {
+    use signal_hook::consts::*;
+    match signal {
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        SIGINT => "SIGINT",
+        SIGQUIT => "SIGQUIT",
+        SIGUSR1 => "SIGUSR1",
+        SIGUSR2 => "SIGUSR2",
+        SIGALRM => "SIGALRM",
+        _ => "a signal",
+    }
+}
+
 /// Ends the process on a stop signal even when the printer cannot: blocked writing to a pipe
-/// nobody reads, the only worker never gets to see the signal, and a CI job's `timeout` would
-/// wait for ever. The printer normally stops first (between lines, with its own message); this
-/// waits [`STOP_GRACE`] for it. A thread that sleeps until a signal comes: no cost otherwise.
+/// nobody reads (or reads too slowly), the only worker never gets to see the signal, and a CI
+/// job's `timeout` would wait for ever. The printer normally stops first, at a line's end,
+/// with its own message; this waits [`STOP_GRACE`] for it. A thread that sleeps until a signal
+/// comes: no cost otherwise. The signals are the ones [`crate::tui::Signals`] stops on.
 #[cfg(unix)]
 pub fn stop_on_signal_even_if_blocked() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    let kinds = [SIGTERM, SIGHUP, SIGINT, SIGQUIT];
+    use signal_hook::consts::*;
+    let kinds = [SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM];
     let Ok(mut signals) = signal_hook::iterator::Signals::new(kinds) else {
         return;
     };
@@ -190,14 +214,14 @@ pub fn stop_on_signal_even_if_blocked() {
             let Some(signal) = signals.forever().next() else {
                 return;
             };
+            STOP_SIGNAL.store(signal, std::sync::atomic::Ordering::SeqCst);
             std::thread::sleep(STOP_GRACE);
-            let name = match signal {
-                SIGTERM => "SIGTERM",
-                SIGHUP => "SIGHUP",
-                SIGINT => "SIGINT",
-                _ => "SIGQUIT",
-            };
-            eprintln!("trigger-tui: stopped by {name} (standard output was not being read)");
+            // stderr may be the same unread pipe: the message must not hold up the exit.
+            let name = signal_name(signal);
+            let _ = std::thread::Builder::new().spawn(move || {
+                eprintln!("trigger-tui: stopped by {name} (the output could not be written)");
+            });
+            std::thread::sleep(std::time::Duration::from_millis(100));
             std::process::exit(i32::from(exit::OK));
         });
     if let Err(e) = spawned {
@@ -207,6 +231,60 @@ pub fn stop_on_signal_even_if_blocked() {
 
 #[cfg(not(unix))]
 pub fn stop_on_signal_even_if_blocked() {}
+
+/// The stop signal's name, once one has come.
+fn stop_requested() -> Option<&'static str> {
+    match STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        #[cfg(unix)]
+        signal => Some(signal_name(signal)),
+        #[cfg(not(unix))]
+        _ => Some("a signal"),
+    }
+}
+
+/// What became of a write of whole lines.
+enum Written {
+    All,
+    /// The reader went away (e.g. `head` had enough).
+    Closed,
+    /// A stop signal came; the output ends at a line.
+    Stopped(&'static str),
+}
+
+/// Writes `lines` (whole lines) in chunks of about [`WRITE_CHUNK`] that end at a line (a
+/// longer line goes whole), asking `stop` for a stop signal before each.
+fn write_lines(
+    out: &mut (dyn Write + Send),
+    mut lines: &[u8],
+    stop: impl Fn() -> Option<&'static str>,
+) -> Written {
+    while !lines.is_empty() {
+        if let Some(name) = stop() {
+            return Written::Stopped(name);
+        }
+        let end = if lines.len() <= WRITE_CHUNK {
+            lines.len()
+        } else {
+            match lines[..WRITE_CHUNK].iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None => lines[WRITE_CHUNK..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(lines.len(), |i| WRITE_CHUNK + i + 1),
+            }
+        };
+        if out
+            .write_all(&lines[..end])
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return Written::Closed;
+        }
+        lines = &lines[end..];
+    }
+    Written::All
+}
 
 /// Prints runs as they arrive until the feed fails, a signal arrives, or (with
 /// `exit_when_done`) the batch is done. Returns the exit code.
@@ -243,9 +321,14 @@ pub async fn run_ndjson(
                     });
                     lines.push(b'\n');
                 }
-                if out.write_all(&lines).and_then(|()| out.flush()).is_err() {
+                match write_lines(out, &lines, stop_requested) {
+                    Written::All => {}
                     // stdout closed (e.g. piped into `head`): nothing more to do.
-                    return exit::OK;
+                    Written::Closed => return exit::OK,
+                    Written::Stopped(name) => {
+                        eprintln!("trigger-tui: stopped by {name}");
+                        return exit::OK;
+                    }
                 }
             }
             FeedEvent::Failed {
@@ -281,6 +364,62 @@ pub async fn run_ndjson(
 mod tests {
     use super::*;
     use crate::sanitize::is_invisible;
+
+    /// Records each write.
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_go_out_in_chunks_that_end_at_a_line() {
+        let mut lines = Vec::new();
+        for i in 0..300 {
+            lines.extend(format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(700)).as_bytes());
+        }
+        let long = format!("{{\"pad\":\"{}\"}}\n", "y".repeat(3 * WRITE_CHUNK));
+        lines.extend(long.as_bytes());
+        lines.extend(b"{\"last\":1}\n");
+        let mut out = Writes(Vec::new());
+        assert!(matches!(
+            write_lines(&mut out, &lines, || None),
+            Written::All
+        ));
+        assert!(out.0.len() > 3, "{} writes", out.0.len());
+        assert_eq!(out.0.concat(), lines);
+        for chunk in &out.0 {
+            assert_eq!(chunk.last(), Some(&b'\n'));
+            assert!(chunk.len() <= WRITE_CHUNK || chunk.ends_with(long.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn a_stop_between_chunks_ends_the_output_at_a_line() {
+        let lines: Vec<u8> = (0..1000)
+            .flat_map(|i| format!("{{\"n\":{i:0200}}}\n").into_bytes())
+            .collect();
+        let mut out = Writes(Vec::new());
+        let asked = std::cell::Cell::new(0);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            (asked.get() > 2).then_some("SIGTERM")
+        };
+        assert!(matches!(
+            write_lines(&mut out, &lines, stop),
+            Written::Stopped("SIGTERM")
+        ));
+        assert_eq!(out.0.len(), 2);
+        let written = out.0.concat();
+        assert!(written.len() < lines.len() && lines.starts_with(&written));
+        assert_eq!(written.last(), Some(&b'\n'));
+    }
 
     #[test]
     fn terminal_safe_json_escapes_c1_del_and_bidi_but_keeps_the_value() {

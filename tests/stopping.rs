@@ -37,24 +37,24 @@ fn wait_exit(child: &mut Child) -> Option<std::process::ExitStatus> {
     None
 }
 
-#[test]
-fn a_stop_signal_ends_ndjson_blocked_on_a_pipe_nobody_reads() {
-    let mut child = Command::new(BIN)
-        .args([
-            "--demo", "--runs", "3000", "--speed", "max", "--output", "ndjson",
-        ])
+const DEMO: &[&str] = &[
+    "--demo", "--runs", "3000", "--speed", "max", "--output", "ndjson",
+];
+
+/// Starts `command` with stdout piped, reads one byte so the stream has begun, then reads no
+/// more until the process is blocked on the full pipe, and sends SIGTERM. Returns the exit
+/// status (`None`: it did not end, and was killed) and the child.
+fn stop_while_blocked(mut command: Command) -> (Option<std::process::ExitStatus>, Child) {
+    let mut child = command
         .env_remove("TRIGGER_SECRET_KEY")
         .env_remove("TRIGGER_API_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Read one byte so the stream has begun, then read no more: the pipe fills.
     let mut stdout = child.stdout.take().unwrap();
     let mut first = [0u8; 1];
     stdout.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"{");
     let start = Instant::now();
     while !blocked_writing(&child) {
         assert!(
@@ -63,7 +63,6 @@ fn a_stop_signal_ends_ndjson_blocked_on_a_pipe_nobody_reads() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -73,18 +72,37 @@ fn a_stop_signal_ends_ndjson_blocked_on_a_pipe_nobody_reads() {
     if status.is_none() {
         let _ = child.kill();
     }
+    drop(stdout);
+    (status, child)
+}
+
+#[test]
+fn a_stop_signal_ends_ndjson_blocked_on_a_pipe_nobody_reads() {
+    let mut command = Command::new(BIN);
+    command.args(DEMO).stderr(Stdio::piped());
+    let (status, mut child) = stop_while_blocked(command);
     let status = status.expect("SIGTERM ends the process while its output is not read");
     assert!(status.success(), "a stop signal exits 0: {status:?}");
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    pipe.read_to_string(&mut stderr).unwrap();
     assert!(
-        stderr.contains("stopped by SIGTERM (standard output was not being read)"),
+        stderr.contains("stopped by SIGTERM (the output could not be written)"),
         "{stderr}"
     );
-    drop(stdout);
+}
+
+/// `2>&1` into the same unread pipe: the message cannot be written either, and must not hold
+/// up the exit.
+#[test]
+fn a_stop_signal_ends_ndjson_whose_stderr_is_the_same_unread_pipe() {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(BIN)
+        .args(DEMO);
+    let (status, _) = stop_while_blocked(command);
+    let status = status.expect("SIGTERM ends the process while stdout and stderr are not read");
+    assert!(status.success(), "a stop signal exits 0: {status:?}");
 }
