@@ -15,7 +15,7 @@ use crate::app::{App, Msg, update};
 use crate::client::packets::{self, Field};
 use crate::client::{ExitReason, FeedConfig, FeedEvent, Transport};
 use crate::model::{Packet, Run};
-use crate::sanitize::{sanitize_line, write_safe_json};
+use crate::sanitize::{is_safe_canonical_json, sanitize_line, write_safe_json};
 use crate::tui::Signals;
 
 /// Exit codes of the headless mode (documented in the README).
@@ -155,11 +155,17 @@ impl DecodeCache {
         {
             return text.clone();
         }
-        let text = packet.canonical().map(|value| {
-            let mut out = Vec::new();
-            write_safe_json(&mut out, &value);
-            Arc::from(String::from_utf8(out).unwrap_or_default())
-        });
+        // Plain JSON (metadata, mostly) often is already as it would be printed.
+        let text =
+            if &*packet.data_type == "application/json" && is_safe_canonical_json(&packet.data) {
+                Some(packet.data.clone())
+            } else {
+                packet.canonical().map(|value| {
+                    let mut out = Vec::new();
+                    write_safe_json(&mut out, &value);
+                    Arc::from(String::from_utf8(out).unwrap_or_default())
+                })
+            };
         let entry = match self.entries.get_mut(run_id) {
             Some(entry) => entry,
             None => self.entries.entry(run_id.to_string()).or_default(),

@@ -97,6 +97,140 @@ pub fn write_safe_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &
     let _ = value.serialize(&mut ser);
 }
 
+/// Whether `text` is already, byte for byte, what [`write_safe_json`] writes for the value it
+/// parses to: compact, object keys in sorted order and unique, numbers as serde_json prints
+/// them, no escapes, no character [`TerminalSafe`] would escape. Such text can be printed as
+/// it is, without building the value. `false` says nothing more: the text may still be valid.
+pub fn is_safe_canonical_json(text: &str) -> bool {
+    let mut scan = CanonicalScan {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    scan.value(0) && scan.at == scan.bytes.len()
+}
+
+/// A one-pass check for [`is_safe_canonical_json`]: it accepts a subset of JSON's grammar.
+struct CanonicalScan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> CanonicalScan<'a> {
+    /// Deeper text goes the slow way (serde_json's own limit is 128).
+    const MAX_DEPTH: usize = 64;
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, literal: &[u8]) -> bool {
+        let found = self.bytes[self.at..].starts_with(literal);
+        if found {
+            self.at += literal.len();
+        }
+        found
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        if depth > Self::MAX_DEPTH {
+            return false;
+        }
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().is_some(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.eat(b"true"),
+            Some(b'f') => self.eat(b"false"),
+            Some(b'n') => self.eat(b"null"),
+            _ => false,
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> bool {
+        self.at += 1;
+        if self.eat(b"}") {
+            return true;
+        }
+        let mut last: Option<&'a [u8]> = None;
+        loop {
+            let Some(key) = self.string() else {
+                return false;
+            };
+            // Sorted as a `String` map sorts (bytewise), which also rules out a repeated key.
+            if last.is_some_and(|last| last >= key) || !self.eat(b":") || !self.value(depth + 1) {
+                return false;
+            }
+            last = Some(key);
+            if self.eat(b"}") {
+                return true;
+            }
+            if !self.eat(b",") {
+                return false;
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        self.at += 1;
+        if self.eat(b"]") {
+            return true;
+        }
+        loop {
+            if !self.value(depth + 1) {
+                return false;
+            }
+            if self.eat(b"]") {
+                return true;
+            }
+            if !self.eat(b",") {
+                return false;
+            }
+        }
+    }
+
+    /// A string with no escapes and nothing [`TerminalSafe`] escapes; its contents.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        if !self.eat(b"\"") {
+            return None;
+        }
+        let start = self.at;
+        let len = self.bytes[start..].iter().position(|&b| b == b'"')?;
+        let contents = &self.bytes[start..start + len];
+        let plain = contents
+            .iter()
+            .all(|&b| b >= 0x20 && b != b'\\' && b != 0x7f);
+        // The input is a `str`, so the contents (cut at ASCII quotes) are UTF-8.
+        let shown = contents.is_ascii()
+            || std::str::from_utf8(contents).is_ok_and(|s| !s.chars().any(is_invisible));
+        self.at = start + len + 1;
+        (plain && shown).then_some(contents)
+    }
+
+    /// A number serde_json reads and writes back as the same text.
+    fn number(&mut self) -> bool {
+        let start = self.at;
+        let end = self.bytes[start..]
+            .iter()
+            .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .map_or(self.bytes.len(), |i| start + i);
+        self.at = end;
+        let token = &self.bytes[start..end];
+        let digits = token.strip_prefix(b"-").unwrap_or(token);
+        // A plain integer that fits in an i64 is printed as written, unless it has leading
+        // zeros (not JSON) or is "-0" (read as the float -0.0).
+        if digits.iter().all(u8::is_ascii_digit) && (1..=18).contains(&digits.len()) {
+            return (digits[0] != b'0' || digits.len() == 1) && token != b"-0";
+        }
+        // Anything else, through serde_json's own reading and printing of numbers.
+        std::str::from_utf8(token).is_ok_and(|token| {
+            token
+                .parse::<serde_json::Number>()
+                .is_ok_and(|n| n.to_string() == token)
+        })
+    }
+}
+
 /// One sanitized line of at most `max` characters, with `…` when cut.
 pub fn clip_line(text: &str, max: usize) -> String {
     let line = sanitize_line(text);
@@ -111,6 +245,39 @@ pub fn clip_line(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_json_is_recognised_and_anything_the_printer_would_change_is_not() {
+        for yes in [
+            r#"{"attempt":1,"progress":0.25,"step":"parsing"}"#,
+            r#"{"a":[1,-2,3.5,1e+300,true,false,null,{}],"b":"Zoë 数据 🚀","c":[]}"#,
+            "12345678901234567890",
+            r#""plain""#,
+            "-0.0",
+        ] {
+            assert!(is_safe_canonical_json(yes), "{yes}");
+        }
+        for no in [
+            r#"{"b":1,"a":2}"#, // out of order
+            r#"{"a":1,"a":2}"#, // repeated key
+            r#"{"a": 1}"#,      // whitespace
+            r#"{"a":"x
+y"}"#,    // an escape
+            "{\"a\":\"\u{202e}\"}", // bidi override, printed escaped
+            "{\"a\":\"\u{7f}\"}", // DEL
+            "1e5",              // printed as 100000.0
+            "1.50",             // printed as 1.5
+            "-0",               // read as the float -0.0
+            "01",               // not JSON
+            r#"{"a":1}x"#,      // trailing text
+            "[1,]",
+            "",
+        ] {
+            assert!(!is_safe_canonical_json(no), "{no}");
+        }
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(!is_safe_canonical_json(&deep));
+    }
 
     #[test]
     fn escape_sequences_become_visible() {

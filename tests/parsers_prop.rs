@@ -35,7 +35,7 @@ use trigger_tui::protocol::schema::{
     self, ColumnSpec, ColumnType, Schema, Value, format_timestamp, parse_timestamp,
 };
 use trigger_tui::protocol::{Control, Message, Operation, parse_body};
-use trigger_tui::sanitize::{clip_line, sanitize_line, sanitize_multiline};
+use trigger_tui::sanitize::{clip_line, is_safe_canonical_json, sanitize_line, sanitize_multiline};
 
 /// A case that takes longer than this is a hang.
 const HANG: Duration = Duration::from_secs(20);
@@ -1388,6 +1388,78 @@ fn fuzz_clip_line() {
             let output = clip_line(&input, max);
             check_sanitized(&input, &output, false, false)?;
             prop_assert!(output.chars().count() <= max.max(1));
+            Ok(())
+        },
+    );
+}
+
+/// The printer copies JSON text that `is_safe_canonical_json` accepts instead of parsing and
+/// re-printing it: whatever it accepts must print back byte for byte, and every escape-free
+/// text the printer itself writes (and would write again) must be accepted.
+#[test]
+fn fuzz_safe_canonical_json_matches_the_printer() {
+    fn reprint(text: &str) -> Option<String> {
+        serde_json::from_str::<Json>(text)
+            .ok()
+            .map(|v| terminal_safe_json(&v))
+    }
+    fn sound(text: &str) -> Result<(), TestCaseError> {
+        if is_safe_canonical_json(text) {
+            let printed = reprint(text);
+            prop_assert_eq!(printed.as_deref(), Some(text));
+        }
+        Ok(())
+    }
+    /// Number-like tokens, valid JSON or not.
+    fn number() -> impl Strategy<Value = String> {
+        over(
+            &[
+                "-",
+                "0",
+                "1",
+                "9",
+                "00",
+                "18446744073709551616",
+                ".",
+                "5",
+                "e",
+                "E",
+                "+",
+                "308",
+            ],
+            6,
+        )
+    }
+    fuzz(
+        "safe_canonical_json",
+        3_000,
+        (json_value(), number(), text(40), over(BODY_TOKENS, 30)),
+        |(value, number, text, tokens)| {
+            let printed = terminal_safe_json(&value);
+            // (Not every float serde_json prints reads back as the same float.)
+            if !printed.contains('\\') && reprint(&printed).as_deref() == Some(&printed) {
+                prop_assert!(is_safe_canonical_json(&printed), "refused {printed}");
+            }
+            sound(&printed)?;
+            sound(&serde_json::to_string_pretty(&value).unwrap())?;
+            // The same members in reverse order.
+            if let Json::Object(map) = &value {
+                let reversed: Vec<String> = map
+                    .iter()
+                    .rev()
+                    .map(|(k, v)| format!("{}:{}", json!(k), terminal_safe_json(v)))
+                    .collect();
+                sound(&format!("{{{}}}", reversed.join(",")))?;
+            }
+            for candidate in [
+                number.clone(),
+                format!("[{number}]"),
+                format!("{{\"n\":{number},\"o\":1}}"),
+                text,
+                tokens,
+            ] {
+                sound(&candidate)?;
+            }
             Ok(())
         },
     );

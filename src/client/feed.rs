@@ -463,7 +463,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            body: body.to_vec(),
+            body: body.to_vec().into(),
         }
     }
 

@@ -102,7 +102,7 @@ pub async fn fetch(
         .filter(|t| !t.is_empty())
         .unwrap_or("application/json")
         .to_string();
-    let text = match String::from_utf8(data.body) {
+    let text = match String::from_utf8(Vec::from(data.body)) {
         Ok(text) => text,
         Err(e) => {
             // Shown, not refused: invalid bytes become U+FFFD.

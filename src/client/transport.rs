@@ -22,7 +22,8 @@ pub struct RawResponse {
     pub status: u16,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    /// As read: not copied again.
+    pub body: bytes::Bytes,
 }
 
 impl RawResponse {
@@ -200,7 +201,7 @@ impl Transport {
                     (Some(r), _) => Ok(RawResponse {
                         status: r.status,
                         headers: r.headers,
-                        body: r.body.into_bytes(),
+                        body: r.body.into_bytes().into(),
                     }),
                     (None, Some(error)) => Err(FeedError::Network(error)),
                     (None, None) => Err(FeedError::Network(
@@ -254,7 +255,7 @@ async fn send(
     Ok(RawResponse {
         status,
         headers,
-        body: body.to_vec(),
+        body,
     })
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 use super::error::RunError;
 use super::packet::Packet;
 use super::status::RunStatus;
-use crate::protocol::schema::{Schema, Value, format_timestamp};
+use crate::protocol::schema::{Schema, Value, format_timestamp, write_timestamp};
 use crate::sanitize::write_safe_json;
 
 /// One run of the batch.
@@ -430,7 +430,11 @@ impl<'a> ObjectWriter<'a> {
 
     fn time(&mut self, key: &str, at: &Option<DateTime<Utc>>) {
         if let Some(at) = at {
-            self.value(key, &format_timestamp(at));
+            // Plain ASCII: nothing to escape.
+            let out = self.key(key);
+            out.push(b'"');
+            write_timestamp(out, at);
+            out.push(b'"');
         }
     }
 

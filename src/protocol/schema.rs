@@ -82,7 +82,7 @@ struct RawSpec {
 /// The decoded `electric-schema` header: column name to its spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
-    columns: HashMap<String, ColumnSpec>,
+    columns: foldhash::HashMap<String, ColumnSpec>,
 }
 
 /// Why a header or value could not be decoded.
@@ -296,19 +296,28 @@ fn parse_plain_timestamp(text: &str) -> Option<DateTime<Utc>> {
 
 /// Formats an instant as the SDK prints a JS `Date`: ISO 8601, milliseconds, `Z`.
 pub fn format_timestamp(at: &DateTime<Utc>) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_timestamp(&mut out, at);
+    // ASCII only.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`format_timestamp`]'s text (plain ASCII) to `out`.
+pub fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
     use chrono::{Datelike, Timelike};
     let year = at.year();
     if !(0..=9999).contains(&year) {
-        return at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        out.extend_from_slice(at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().as_bytes());
+        return;
     }
     // Hand-rolled: chrono's strftime parses its pattern on every call, and every printed run
     // carries up to seven of these.
     let millis = at.nanosecond() / 1_000_000 % 1000;
-    let mut out = [0u8; 24];
+    let mut text = [0u8; 24];
     let mut put = |at: usize, value: u32, width: usize| {
         let mut v = value;
         for i in (0..width).rev() {
-            out[at + i] = b'0' + (v % 10) as u8;
+            text[at + i] = b'0' + (v % 10) as u8;
             v /= 10;
         }
     };
@@ -328,9 +337,9 @@ pub fn format_timestamp(at: &DateTime<Utc>) -> String {
         (19, b'.'),
         (23, b'Z'),
     ] {
-        out[i] = c;
+        text[i] = c;
     }
-    out.iter().map(|&b| b as char).collect()
+    out.extend_from_slice(&text);
 }
 
 /// Shortens a value for an error message, so an enormous cell cannot flood the log.
