@@ -236,7 +236,7 @@ fn check_body(body: &[u8]) -> Result<(), TestCaseError> {
             if let Message::Change { value, .. } = message {
                 let size: usize = value
                     .iter()
-                    .map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len))
+                    .map(|(k, v)| k.len() + v.map_or(0, str::len))
                     .sum();
                 prop_assert!(size <= body.len());
             }
@@ -445,8 +445,10 @@ fn fuzz_parse_body_round_trips_generated_messages() {
                                 (k.as_str(), text)
                             })
                             .collect();
-                        let got: std::collections::BTreeMap<&str, Option<String>> =
-                            value.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+                        let got: std::collections::BTreeMap<&str, Option<String>> = value
+                            .iter()
+                            .map(|(k, v)| (k, v.map(str::to_string)))
+                            .collect();
                         prop_assert_eq!(got, sent);
                     }
                     (Message::Unknown, GenMessage::Junk(_)) => {}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tracing::warn;
 
 use crate::model::{RowParts, Run};
-use crate::protocol::{Control, Message, Operation, Schema};
+use crate::protocol::{Control, Message, Operation, Row, Schema};
 
 /// One row of the shape: its run as last merged (shared with the app once handed on, so each
 /// run is held once), and what the row holds beyond the run's fields.
@@ -160,10 +160,10 @@ impl Shape {
         flushes
     }
 
-    fn change(&mut self, key: String, operation: Operation, value: Vec<(String, Option<String>)>) {
+    fn change(&mut self, key: String, operation: Operation, value: Row) {
         let empty = Schema::default();
         let schema = self.schema.as_ref().unwrap_or(&empty);
-        let columns = value.iter().map(|(k, v)| (k.as_str(), v.as_deref()));
+        let columns = value.iter();
         match operation {
             Operation::Insert => {
                 // An insert replaces the row, but who it was handed on as still matters.

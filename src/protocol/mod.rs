@@ -71,7 +71,7 @@ pub enum Message {
         key: String,
         operation: Operation,
         /// Column name to raw wire value (`None` for SQL NULL).
-        value: Vec<(String, Option<String>)>,
+        value: Row,
     },
     Control(Control),
     /// A message with neither a key nor a control header; counted, then ignored.
@@ -130,7 +130,7 @@ struct RawMessage {
     #[serde(default)]
     key: Option<String>,
     #[serde(default)]
-    value: Option<RowValue>,
+    value: Option<Row>,
     #[serde(default)]
     headers: RawHeaders,
 }
@@ -165,79 +165,181 @@ impl RawMessage {
         Message::Change {
             key,
             operation,
-            value: self.value.map(|v| v.0).unwrap_or_default(),
+            value: self.value.unwrap_or_default(),
         }
     }
 }
 
-/// A row's columns as sent: every value should be a string or null, but a number, boolean or
-/// nested JSON is kept as its JSON text rather than failing the whole body.
-struct RowValue(Vec<(String, Option<String>)>);
+/// A row's columns as sent, in order: every value should be a string or null, but a number,
+/// boolean or nested JSON is kept as its JSON text rather than failing the whole body. The
+/// names and values share one buffer (a body has tens of thousands of cells).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Row {
+    text: String,
+    cells: Vec<CellSpan>,
+}
 
-impl<'de> Deserialize<'de> for RowValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RowVisitor;
-        impl<'de> Visitor<'de> for RowVisitor {
-            type Value = RowValue;
+/// Where a cell's name and value are in [`Row::text`] (`None`: SQL NULL).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct CellSpan {
+    name: Span,
+    value: Option<Span>,
+}
+
+/// A range of [`Row::text`]: rows are far below 4 GiB (a body is read whole into memory).
+type Span = (u32, u32);
+
+impl Row {
+    /// Column name and raw wire value (`None` for SQL NULL), in the order sent.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {
+        self.cells.iter().map(|cell| {
+            let text = |(start, end): Span| &self.text[start as usize..end as usize];
+            (text(cell.name), cell.value.map(text))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Appends a name or value to the buffer; `None` past 4 GiB.
+    fn push(&mut self, text: &str) -> Option<Span> {
+        let start = u32::try_from(self.text.len()).ok()?;
+        let end = u32::try_from(self.text.len() + text.len()).ok()?;
+        self.text.push_str(text);
+        Some((start, end))
+    }
+
+    fn push_or_fail<E: de::Error>(&mut self, text: &str) -> Result<Span, E> {
+        self.push(text)
+            .ok_or_else(|| E::custom("a row of more than 4 GiB"))
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, Option<V>)> for Row {
+    fn from_iter<I: IntoIterator<Item = (K, Option<V>)>>(pairs: I) -> Self {
+        let mut row = Row::default();
+        for (name, value) in pairs {
+            // (Only past 4 GiB does a push fail.)
+            let Some(name) = row.push(name.as_ref()) else {
+                break;
+            };
+            let value = match value {
+                Some(v) => match row.push(v.as_ref()) {
+                    Some(span) => Some(span),
+                    None => break,
+                },
+                None => None,
+            };
+            row.cells.push(CellSpan { name, value });
+        }
+        row
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Reads a column name straight into the row's buffer.
+struct NameSeed<'r>(&'r mut Row);
+
+impl<'de> de::DeserializeSeed<'de> for NameSeed<'_> {
+    type Value = Span;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        struct NameVisitor<'r>(&'r mut Row);
+        impl<'de> Visitor<'de> for NameVisitor<'_> {
+            type Value = Span;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of column values")
+                f.write_str("a column name")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RowValue, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
-                while let Some((k, v)) = map.next_entry::<String, Cell>()? {
-                    out.push((k, v.0));
-                }
-                Ok(RowValue(out))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                self.0.push_or_fail(v)
             }
         }
-        deserializer.deserialize_map(RowVisitor)
+        deserializer.deserialize_str(NameVisitor(self.0))
     }
 }
 
-struct Cell(Option<String>);
+/// Reads a column value straight into the row's buffer: its text, or `None` for null.
+struct CellSeed<'r>(&'r mut Row);
 
-impl<'de> Deserialize<'de> for Cell {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CellVisitor;
-        impl<'de> Visitor<'de> for CellVisitor {
-            type Value = Cell;
+impl<'de> de::DeserializeSeed<'de> for CellSeed<'_> {
+    type Value = Option<Span>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        struct CellVisitor<'r>(&'r mut Row);
+        impl CellVisitor<'_> {
+            fn text<E: de::Error>(self, v: &str) -> Result<Option<Span>, E> {
+                self.0.push_or_fail(v).map(Some)
+            }
+        }
+        impl<'de> Visitor<'de> for CellVisitor<'_> {
+            type Value = Option<Span>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a column value")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Cell, E> {
-                Ok(Cell(Some(v.to_string())))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                self.text(v)
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Cell, E> {
-                Ok(Cell(Some(v)))
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Cell, E> {
-                Ok(Cell(None))
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
             }
-            fn visit_none<E: de::Error>(self) -> Result<Cell, E> {
-                Ok(Cell(None))
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                self.text(if v { "t" } else { "f" })
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Cell, E> {
-                Ok(Cell(Some(if v { "t" } else { "f" }.to_string())))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                self.text(&v.to_string())
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Cell, E> {
-                Ok(Cell(Some(v.to_string())))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                self.text(&v.to_string())
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Cell, E> {
-                Ok(Cell(Some(v.to_string())))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                self.text(&v.to_string())
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Cell, E> {
-                Ok(Cell(Some(v.to_string())))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Cell, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
                 let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(Cell(Some(v.to_string())))
+                self.text(&v.to_string())
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Cell, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Cell(Some(v.to_string())))
+                self.text(&v.to_string())
             }
         }
-        deserializer.deserialize_any(CellVisitor)
+        deserializer.deserialize_any(CellVisitor(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Row {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RowVisitor;
+        impl<'de> Visitor<'de> for RowVisitor {
+            type Value = Row;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of column values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
+                let mut row = Row {
+                    // Grown as needed: a snapshot holds every row's message at once.
+                    text: String::with_capacity(256),
+                    cells: Vec::with_capacity(map.size_hint().unwrap_or(24)),
+                };
+                while let Some(name) = map.next_key_seed(NameSeed(&mut row))? {
+                    let value = map.next_value_seed(CellSeed(&mut row))?;
+                    row.cells.push(CellSpan { name, value });
+                }
+                Ok(row)
+            }
+        }
+        deserializer.deserialize_map(RowVisitor)
     }
 }
 
@@ -263,11 +365,13 @@ mod tests {
             Message::Change {
                 key: row_key("cm1"),
                 operation: Operation::Insert,
-                value: vec![
-                    ("id".into(), Some("cm1".into())),
-                    ("status".into(), Some("PENDING".into())),
-                    ("error".into(), None),
-                ],
+                value: [
+                    ("id", Some("cm1")),
+                    ("status", Some("PENDING")),
+                    ("error", None),
+                ]
+                .into_iter()
+                .collect(),
             }
         );
         assert!(matches!(
@@ -322,15 +426,7 @@ mod tests {
         let Message::Change { value, .. } = &parse_body(body).unwrap()[0] else {
             panic!()
         };
-        let get = |k: &str| {
-            value
-                .iter()
-                .find(|(c, _)| c == k)
-                .unwrap()
-                .1
-                .clone()
-                .unwrap()
-        };
+        let get = |k: &str| value.iter().find(|(c, _)| *c == k).unwrap().1.unwrap();
         assert_eq!(get("n"), "5");
         assert_eq!(get("b"), "t");
         assert_eq!(get("o"), r#"{"a":1}"#);
