@@ -13,6 +13,8 @@ pub enum Action {
     Home,
     End,
     ToggleFocus,
+    /// Enter: the selected run's detail pane.
+    Open,
     ToggleLog,
     /// Open the filter prompt.
     Filter,
@@ -20,7 +22,8 @@ pub enum Action {
     NextSort,
     /// Reverse the sort direction.
     ReverseSort,
-    /// Esc: clear the filter, or quit when there is none.
+    /// Esc: from the detail pane back to the table; else clear the filter, or quit when there
+    /// is none.
     Back,
     Quit,
 }
@@ -57,6 +60,9 @@ pub const HINTS: &[(&str, &str)] = &[
 /// The hint shown after the filter's while a filter is active.
 pub const CLEAR_FILTER_HINT: (&str, &str) = ("Esc", "clear filter");
 
+/// The hint shown after the focus hint while the detail pane has the focus.
+pub const BACK_TO_TABLE_HINT: (&str, &str) = ("Esc", "back to table");
+
 /// Hints beside the open filter prompt (the last one is dropped last).
 pub const PROMPT_HINTS: &[(&str, &str)] =
     &[("Enter", "keep"), ("Ctrl-U", "clear"), ("Esc", "cancel")];
@@ -82,6 +88,7 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Home | KeyCode::Char('g') => Action::Home,
         KeyCode::End | KeyCode::Char('G') => Action::End,
         KeyCode::Tab | KeyCode::BackTab => Action::ToggleFocus,
+        KeyCode::Enter => Action::Open,
         KeyCode::Char('l') => Action::ToggleLog,
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('s') => Action::NextSort,
@@ -133,6 +140,7 @@ mod tests {
         assert_eq!(action(&key(KeyCode::Char('G'))), Some(Action::End));
         assert_eq!(action(&key(KeyCode::Char('g'))), Some(Action::Home));
         assert_eq!(action(&key(KeyCode::Tab)), Some(Action::ToggleFocus));
+        assert_eq!(action(&key(KeyCode::Enter)), Some(Action::Open));
         assert_eq!(action(&key(KeyCode::Char('l'))), Some(Action::ToggleLog));
         assert_eq!(action(&key(KeyCode::Char('q'))), Some(Action::Quit));
         assert_eq!(action(&key(KeyCode::Esc)), Some(Action::Back));

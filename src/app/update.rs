@@ -157,6 +157,8 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
             app.should_quit = true;
             return Some(Cmd::Quit);
         }
+        Action::Back if app.focus == Focus::Detail => app.focus = Focus::Table,
+        Action::Open => app.focus = Focus::Detail,
         Action::Back if app.filter().is_active() => {
             let selected = app.selected.clone();
             apply_filter(app, "", selected.as_deref());
@@ -444,6 +446,22 @@ mod tests {
         assert_eq!((app.selected_index(), app.table_offset), (Some(0), 0));
         update(&mut app, key(KeyCode::PageDown));
         assert!(app.selected_index().unwrap() > 5);
+    }
+
+    #[test]
+    fn enter_opens_the_detail_and_esc_goes_back_before_it_clears_or_quits() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(5)]);
+        update(&mut app, key(KeyCode::Down));
+        update(&mut app, key(KeyCode::Enter));
+        assert_eq!(app.focus, Focus::Detail);
+        assert_eq!(app.selected_index(), Some(1));
+        update(&mut app, key(KeyCode::Enter));
+        assert_eq!(app.focus, Focus::Detail, "Enter in the detail stays there");
+        assert_eq!(update(&mut app, key(KeyCode::Esc)), None);
+        assert_eq!(app.focus, Focus::Table);
+        assert!(!app.should_quit);
+        assert_eq!(app.selected_index(), Some(1));
+        assert_eq!(update(&mut app, key(KeyCode::Esc)), Some(Cmd::Quit));
     }
 
     #[test]

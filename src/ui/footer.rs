@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{text, theme};
-use crate::app::{App, FilterPrompt, keys};
+use crate::app::{App, FilterPrompt, Focus, keys};
 
 /// Space between hints.
 const GAP: &str = "  ";
@@ -24,6 +24,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         // Right after the filter's own hint, so it survives narrow terminals as long as it does.
         let at = hints.iter().position(|h| h.0 == "/").map_or(0, |i| i + 1);
         hints.insert(at, keys::CLEAR_FILTER_HINT);
+    }
+    if app.focus == Focus::Detail {
+        let at = hints.iter().position(|h| h.0 == "Tab").map_or(0, |i| i + 1);
+        hints.insert(at, keys::BACK_TO_TABLE_HINT);
     }
     frame.render_widget(
         Paragraph::new(render_hints(&hints, usize::from(area.width))),
