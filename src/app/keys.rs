@@ -16,6 +16,8 @@ pub enum Action {
     /// Enter: the selected run's detail pane.
     Open,
     ToggleLog,
+    /// `?`: the list of keys.
+    Help,
     /// Open the filter prompt.
     Filter,
     /// Sort by the next column.
@@ -54,7 +56,35 @@ pub const HINTS: &[(&str, &str)] = &[
     ("l", "log"),
     ("PgUp/PgDn", "page"),
     ("g/G", "first/last"),
+    ("?", "keys"),
     ("q", "quit"),
+];
+
+/// Every key, for the `?` list: (keys, what they do).
+pub const HELP: &[(&str, &str)] = &[
+    (
+        "↑ ↓  k j",
+        "move the selection (scroll the detail pane when it has the focus)",
+    ),
+    ("PgUp PgDn  Ctrl-U Ctrl-D", "a page up or down"),
+    (
+        "Home End  g G",
+        "first or last run (top or bottom of the detail)",
+    ),
+    ("Enter", "open the selected run's detail pane"),
+    (
+        "Tab",
+        "move the focus between the table and the detail pane",
+    ),
+    ("Esc", "back to the table; else clear the filter; else quit"),
+    (
+        "/",
+        "filter by id, task, status or tag (id: task: status: tag: pick one)",
+    ),
+    ("s  S", "sort by the next column; reverse the order"),
+    ("l", "show or hide the log pane"),
+    ("?", "this list"),
+    ("q  Ctrl-C", "quit"),
 ];
 
 /// The hint shown after the filter's while a filter is active.
@@ -90,6 +120,7 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Tab | KeyCode::BackTab => Action::ToggleFocus,
         KeyCode::Enter => Action::Open,
         KeyCode::Char('l') => Action::ToggleLog,
+        KeyCode::Char('?') => Action::Help,
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('s') => Action::NextSort,
         KeyCode::Char('S') => Action::ReverseSort,
@@ -142,6 +173,7 @@ mod tests {
         assert_eq!(action(&key(KeyCode::Tab)), Some(Action::ToggleFocus));
         assert_eq!(action(&key(KeyCode::Enter)), Some(Action::Open));
         assert_eq!(action(&key(KeyCode::Char('l'))), Some(Action::ToggleLog));
+        assert_eq!(action(&key(KeyCode::Char('?'))), Some(Action::Help));
         assert_eq!(action(&key(KeyCode::Char('q'))), Some(Action::Quit));
         assert_eq!(action(&key(KeyCode::Esc)), Some(Action::Back));
         assert_eq!(action(&key(KeyCode::Char('/'))), Some(Action::Filter));

@@ -147,6 +147,8 @@ pub struct App {
     /// The raw packets `detail` was built from.
     detail_source: Option<(Option<Packet>, Option<Packet>, Option<Packet>)>,
     pub show_log: bool,
+    /// The key list (`?`) is open over the screen; the next key closes it.
+    pub show_help: bool,
     /// The clock the view renders with; advanced by ticks so snapshots can freeze it.
     pub now: DateTime<Utc>,
     /// Terminal size (columns, rows).
@@ -186,6 +188,7 @@ impl App {
             detail: None,
             detail_source: None,
             show_log: false,
+            show_help: false,
             now,
             size: (120, 40),
             pages: (

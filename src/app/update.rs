@@ -38,6 +38,17 @@ fn apply(app: &mut App, msg: Msg) -> Option<Cmd> {
             if app.filter_prompt.is_some() {
                 return keys::prompt_edit(&key).and_then(|edit| edit_prompt(app, edit));
             }
+            // The key list closes on any key, which does nothing else (Ctrl-C still quits).
+            if app.show_help {
+                use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+                if key.kind == KeyEventKind::Release {
+                    return None;
+                }
+                app.show_help = false;
+                let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL)
+                    && matches!(key.code, KeyCode::Char('c' | 'C'));
+                return if ctrl_c { act(app, Action::Quit) } else { None };
+            }
             if let Some(action) = keys::action(&key) {
                 return act(app, action);
             }
@@ -196,6 +207,7 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
                 Focus::Detail => Focus::Table,
             };
         }
+        Action::Help => app.show_help = true,
         Action::ToggleLog => {
             app.show_log = !app.show_log;
             relayout(app);
@@ -446,6 +458,21 @@ mod tests {
         assert_eq!((app.selected_index(), app.table_offset), (Some(0), 0));
         update(&mut app, key(KeyCode::PageDown));
         assert!(app.selected_index().unwrap() > 5);
+    }
+
+    #[test]
+    fn question_mark_lists_the_keys_and_the_next_key_only_closes_it() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(5)]);
+        update(&mut app, key(KeyCode::Char('?')));
+        assert!(app.show_help);
+        // q, Esc, j: each closes the list and does nothing else.
+        for code in [KeyCode::Char('q'), KeyCode::Esc, KeyCode::Char('j')] {
+            assert_eq!(update(&mut app, key(code)), None);
+            assert!(!app.show_help && !app.should_quit);
+            assert_eq!(app.selected_index(), Some(0));
+            update(&mut app, key(KeyCode::Char('?')));
+        }
+        assert_eq!(update(&mut app, ctrl('c')), Some(Cmd::Quit));
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The view: `view(&App, &mut Frame)` lays out the panes and delegates; it only reads the app.
 //!
 //! One file per pane, each with its snapshot tests below it: [`header`], [`run_table`],
-//! [`detail`], [`log_pane`] and [`footer`]. Colours come only from [`theme`]; [`text`] makes run
+//! [`detail`], [`log_pane`] and [`footer`], and the [`help`] box over them. Colours come only from [`theme`]; [`text`] makes run
 //! data safe and fits it to widths. Geometry lives in [`layout`], which `update` shares.
 
 pub mod detail;
 pub mod draw;
 pub mod footer;
 pub mod header;
+pub mod help;
 pub mod layout;
 pub mod log_pane;
 pub mod run_table;
@@ -36,6 +37,9 @@ pub fn view(app: &App, frame: &mut Frame) {
         log_pane::render(frame, log);
     }
     footer::render(app, frame, areas.footer);
+    if app.show_help {
+        help::render(frame, area);
+    }
 }
 
 /// Below the minimum size only a short notice is drawn, centred.
@@ -165,7 +169,7 @@ mod tests {
 
     use crossterm::event::KeyCode;
 
-    use super::testing::{find, screen, screen_text};
+    use super::testing::{draw, find, screen, screen_text};
     use crate::app::fixtures::{self, key};
     use crate::app::{Focus, Msg};
     use crate::client::{ExitReason, FeedEvent};
@@ -216,6 +220,21 @@ mod tests {
         ]);
         assert_eq!(app.focus, Focus::Detail);
         insta::assert_snapshot!("screen_detail_scrolled_to_end", screen(&app).backend());
+    }
+
+    #[test]
+    fn question_mark_shows_every_key_over_the_screen() {
+        let app = fixtures::app_after(vec![fixtures::runs_msg(30), key(KeyCode::Char('?'))]);
+        let terminal = screen(&app);
+        insta::assert_snapshot!("screen_help_120x40", terminal.backend());
+        let buffer = terminal.backend().buffer();
+        for (keys, _) in crate::app::keys::HELP {
+            assert!(find(buffer, keys).is_some(), "{keys} is not listed");
+        }
+        // On a small terminal the box is clipped to the screen, not drawn past it.
+        let small = draw(60, 16, |frame| super::view(&app, frame));
+        insta::assert_snapshot!("screen_help_60x16", small.backend());
+        assert!(find(small.backend().buffer(), " Keys ").is_some());
     }
 
     #[test]
