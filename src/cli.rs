@@ -22,7 +22,9 @@ Environment:
   TRIGGER_SECRET_KEY     secret API key (tr_dev_…, tr_prod_…)
   TRIGGER_ACCESS_TOKEN   public access token (a JWT with read:batch:<id>), used if no key is set
   TRIGGER_API_URL        API base URL (default https://api.trigger.dev)
-  TRIGGER_TUI_LOG        log filter (default info,trigger_tui=debug)";
+  TRIGGER_TUI_LOG        log filter (default info,trigger_tui=debug)
+
+In the dashboard, press ? for the keys.";
 
 /// A terminal dashboard that watches a Trigger.dev batch live.
 #[derive(Debug, Parser)]

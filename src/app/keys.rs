@@ -51,40 +51,29 @@ pub enum PromptEdit {
 pub const HINTS: &[(&str, &str)] = &[
     ("↑↓/jk", "move"),
     ("/", "filter"),
+    // Early, so that narrow terminals keep it: the list has the rest.
+    ("?", "keys"),
     ("s/S", "sort"),
     ("Tab", "table/detail"),
     ("l", "log"),
     ("PgUp/PgDn", "page"),
     ("g/G", "first/last"),
-    ("?", "keys"),
     ("q", "quit"),
 ];
 
-/// Every key, for the `?` list: (keys, what they do).
+/// Every key, for the `?` list: (keys, what they do). Short, so that the list still reads
+/// on the smallest screen drawn (40x12: ten rows inside the box).
 pub const HELP: &[(&str, &str)] = &[
-    (
-        "↑ ↓  k j",
-        "move the selection (scroll the detail pane when it has the focus)",
-    ),
-    ("PgUp PgDn  Ctrl-U Ctrl-D", "a page up or down"),
-    (
-        "Home End  g G",
-        "first or last run (top or bottom of the detail)",
-    ),
+    ("↑↓ j k", "move (in the detail pane: scroll it)"),
+    ("PgUp PgDn", "a page up or down (also Ctrl-U, Ctrl-D)"),
+    ("Home End g G", "first or last run (top or bottom)"),
     ("Enter", "open the selected run's detail pane"),
-    (
-        "Tab",
-        "move the focus between the table and the detail pane",
-    ),
-    ("Esc", "back to the table; else clear the filter; else quit"),
-    (
-        "/",
-        "filter by id, task, status or tag (id: task: status: tag: pick one)",
-    ),
-    ("s  S", "sort by the next column; reverse the order"),
+    ("Tab", "switch between the table and the detail"),
+    ("Esc", "back to the table, clear the filter, or quit"),
+    ("/", "filter by id, task, status or tag"),
+    ("s S", "sort by the next column; reverse it"),
     ("l", "show or hide the log pane"),
-    ("?", "this list"),
-    ("q  Ctrl-C", "quit"),
+    ("q Ctrl-C", "quit"),
 ];
 
 /// The hint shown after the filter's while a filter is active.
@@ -109,6 +98,10 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
             KeyCode::Char('u') => Some(Action::PageUp),
             _ => None,
         };
+    }
+    // Alt-j is not j: a combination the table does not name does nothing.
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        return None;
     }
     Some(match key.code {
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
@@ -187,6 +180,8 @@ mod tests {
     fn other_keys_do_nothing() {
         assert_eq!(action(&key(KeyCode::Char('x'))), None);
         assert_eq!(action(&key(KeyCode::F(5))), None);
+        let alt_q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT);
+        assert_eq!(action(&alt_q), None);
         let mut release = key(KeyCode::Char('q'));
         release.kind = KeyEventKind::Release;
         assert_eq!(action(&release), None);

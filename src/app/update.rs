@@ -55,6 +55,7 @@ fn apply(app: &mut App, msg: Msg) -> Option<Cmd> {
         }
         Msg::Resize(width, height) => {
             app.size = (width, height);
+            app.show_help &= layout::fits(Rect::new(0, 0, width, height));
             relayout(app);
             keep_selection_visible(app);
         }
@@ -169,7 +170,12 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
             return Some(Cmd::Quit);
         }
         Action::Back if app.focus == Focus::Detail => app.focus = Focus::Table,
-        Action::Open => app.focus = Focus::Detail,
+        Action::Open => {
+            // With no run selected there is nothing to open.
+            if app.selected.is_some() {
+                app.focus = Focus::Detail;
+            }
+        }
         Action::Back if app.filter().is_active() => {
             let selected = app.selected.clone();
             apply_filter(app, "", selected.as_deref());
@@ -207,7 +213,8 @@ fn act(app: &mut App, action: Action) -> Option<Cmd> {
                 Focus::Detail => Focus::Table,
             };
         }
-        Action::Help => app.show_help = true,
+        // Below the smallest size nothing is drawn: a list nobody sees must not take a key.
+        Action::Help => app.show_help = layout::fits(Rect::new(0, 0, app.size.0, app.size.1)),
         Action::ToggleLog => {
             app.show_log = !app.show_log;
             relayout(app);
@@ -476,6 +483,20 @@ mod tests {
     }
 
     #[test]
+    fn no_key_list_on_a_screen_too_small_to_draw_it() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(5)]);
+        update(&mut app, key(KeyCode::Char('?')));
+        update(&mut app, Msg::Resize(30, 10));
+        assert!(
+            !app.show_help,
+            "closed when the screen shrinks below the minimum"
+        );
+        update(&mut app, key(KeyCode::Char('?')));
+        assert!(!app.show_help, "not opened there");
+        assert_eq!(update(&mut app, key(KeyCode::Char('q'))), Some(Cmd::Quit));
+    }
+
+    #[test]
     fn enter_opens_the_detail_and_esc_goes_back_before_it_clears_or_quits() {
         let mut app = fixtures::app_after(vec![fixtures::runs_msg(5)]);
         update(&mut app, key(KeyCode::Down));
@@ -489,6 +510,10 @@ mod tests {
         assert!(!app.should_quit);
         assert_eq!(app.selected_index(), Some(1));
         assert_eq!(update(&mut app, key(KeyCode::Esc)), Some(Cmd::Quit));
+        // No run to open: the focus stays on the (empty) table.
+        let mut empty = fixtures::app_after(vec![]);
+        update(&mut empty, key(KeyCode::Enter));
+        assert_eq!(empty.focus, Focus::Table);
     }
 
     #[test]

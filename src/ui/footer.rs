@@ -20,14 +20,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let mut hints: Vec<(&str, &str)> = keys::HINTS.to_vec();
-    if app.filter().is_active() {
-        // Right after the filter's own hint, so it survives narrow terminals as long as it does.
+    // What Esc does now, right after the filter's own hint, so it survives narrow terminals
+    // as long as that does.
+    let esc = if app.focus == Focus::Detail {
+        Some(keys::BACK_TO_TABLE_HINT)
+    } else {
+        app.filter().is_active().then_some(keys::CLEAR_FILTER_HINT)
+    };
+    if let Some(esc) = esc {
         let at = hints.iter().position(|h| h.0 == "/").map_or(0, |i| i + 1);
-        hints.insert(at, keys::CLEAR_FILTER_HINT);
-    }
-    if app.focus == Focus::Detail {
-        let at = hints.iter().position(|h| h.0 == "Tab").map_or(0, |i| i + 1);
-        hints.insert(at, keys::BACK_TO_TABLE_HINT);
+        hints.insert(at, esc);
     }
     frame.render_widget(
         Paragraph::new(render_hints(&hints, usize::from(area.width))),
@@ -165,11 +167,34 @@ mod tests {
         ]);
         let line = row_text(footer(&app, 120).backend().buffer(), 0);
         assert!(
-            line.contains("/ filter  Esc clear filter  s/S sort"),
+            line.contains("/ filter  Esc clear filter  ? keys"),
             "{line:?}"
         );
         let line = row_text(footer(&idle(), 120).backend().buffer(), 0);
         assert!(!line.contains("Esc"), "{line:?}");
+    }
+
+    #[test]
+    fn in_the_detail_pane_esc_says_it_goes_back_even_with_a_filter() {
+        let mut app = fixtures::app_after(vec![
+            fixtures::runs_msg(3),
+            key(KeyCode::Char('/')),
+            key(KeyCode::Char('r')),
+            key(KeyCode::Enter),
+            key(KeyCode::Enter),
+        ]);
+        assert_eq!(app.focus, crate::app::Focus::Detail);
+        for width in [120, 60] {
+            let line = row_text(footer(&app, width).backend().buffer(), 0);
+            assert!(
+                line.contains("/ filter  Esc back to table  ? keys"),
+                "{width}: {line:?}"
+            );
+            assert!(!line.contains("clear filter"), "{width}: {line:?}");
+        }
+        crate::app::update(&mut app, key(KeyCode::Esc));
+        let line = row_text(footer(&app, 120).backend().buffer(), 0);
+        assert!(line.contains("Esc clear filter"), "{line:?}");
     }
 
     #[test]
