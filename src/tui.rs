@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use crossterm::event::{Event, EventStream};
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
@@ -21,20 +21,33 @@ use crate::ui;
 /// events cannot starve the screen or the keyboard.
 const DRAIN_LIMIT: usize = 512;
 
-/// Raw mode and the alternate screen for as long as it lives; restored on drop, so an early
-/// return or a panic unwinding through the loop still leaves a usable terminal. (ratatui's
-/// panic hook restores it too, before the report is printed.)
+/// Raw mode, the alternate screen and bracketed paste for as long as it lives; restored on
+/// drop, so an early return or a panic unwinding through the loop still leaves a usable
+/// terminal. (The panic hook restores it too, before the report is printed.)
 pub struct TerminalGuard {
     pub terminal: DefaultTerminal,
 }
 
 impl TerminalGuard {
-    /// Enters raw mode and the alternate screen.
+    /// Enters raw mode and the alternate screen, with bracketed paste: a paste arrives as one
+    /// event, so pasted text cannot act as keys (`q` in a pasted run id would quit).
     pub fn enter() -> Self {
-        Self {
-            terminal: ratatui::init(),
+        let terminal = ratatui::init();
+        // ratatui's panic hook restores raw mode and the screen; paste mode goes first.
+        let restore_and_report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            end_bracketed_paste();
+            restore_and_report(info);
+        }));
+        if let Err(e) = crossterm::execute!(std::io::stdout(), EnableBracketedPaste) {
+            warn!("no bracketed paste: {e}");
         }
+        Self { terminal }
     }
+}
+
+fn end_bracketed_paste() {
+    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
 }
 
 impl Drop for TerminalGuard {
@@ -42,6 +55,7 @@ impl Drop for TerminalGuard {
         // While unwinding from a panic the panic hook has already restored the terminal and
         // printed the report; restoring again would move the cursor back above the report.
         if !std::thread::panicking() {
+            end_bracketed_paste();
             ratatui::restore();
         }
     }
@@ -99,6 +113,10 @@ pub async fn run(
                     Msg::Key(key)
                 }
                 Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(Event::Paste(text))) => {
+                    keys_waiting.push(Instant::now());
+                    Msg::Paste(text)
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => {
                     warn!("terminal input failed; quitting: {e}");

@@ -31,6 +31,8 @@ const PATIENCE: Duration = Duration::from_secs(30);
 const ENTER_ALT: &[u8] = b"\x1b[?1049h";
 const LEAVE_ALT: &[u8] = b"\x1b[?1049l";
 const SHOW_CURSOR: &[u8] = b"\x1b[?25h";
+const PASTE_ON: &[u8] = b"\x1b[?2004h";
+const PASTE_OFF: &[u8] = b"\x1b[?2004l";
 
 fn size(cols: u16, rows: u16) -> PtySize {
     PtySize {
@@ -242,6 +244,16 @@ fn assert_restored(out: &[u8]) -> usize {
     // The cursor is shown after the last frame hid it (ratatui hides it on every draw).
     let hidden = rfind(out, b"\x1b[?25l").unwrap_or(0);
     assert!(shown > hidden, "the cursor is left hidden");
+    // Bracketed paste was turned on, and is off again before the screen is handed back (a
+    // shell left in it reads every paste wrapped in ESC[200~ … ESC[201~).
+    let on = rfind(out, PASTE_ON).unwrap_or_else(|| panic!("no bracketed paste:\n{text}"));
+    let off = on
+        + find(&out[on..], PASTE_OFF)
+            .unwrap_or_else(|| panic!("bracketed paste is left on:\n{text}"));
+    assert!(
+        off < left,
+        "bracketed paste is turned off after the screen is left"
+    );
     left
 }
 
@@ -361,6 +373,30 @@ fn sigterm_exits_0_and_restores() {
     assert!(status.success());
     let status = pty.wait_exit(PATIENCE).expect("SIGTERM ends the dashboard");
     assert!(status.success(), "SIGTERM exits 0: {status:?}");
+    assert_restored(&pty.output());
+    assert_cooked(&pty.stty());
+}
+
+/// A paste is text, never keys: a run id with a `q` in it, pasted into the table, does not
+/// quit; pasted into the filter prompt it filters, as one line.
+#[test]
+fn pasted_text_does_not_act_as_keys() {
+    let mut pty = Pty::spawn(&["--demo"], &[]);
+    pty.wait_for("Runs (", 0);
+    pty.send(b"\x1b[200~run_qq\x1b[201~");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        matches!(pty.child.try_wait(), Ok(None)),
+        "a pasted q quit the dashboard"
+    );
+    let before = pty.len();
+    pty.send(b"/");
+    pty.send(b"\x1b[200~zz\nno such run\x1b[201~");
+    pty.wait_for("zz no such run", before);
+    pty.send(b"\r");
+    pty.send(b"q");
+    let status = pty.wait_exit(PATIENCE).expect("q quits");
+    assert!(status.success(), "{status:?}");
     assert_restored(&pty.output());
     assert_cooked(&pty.stty());
 }

@@ -31,9 +31,11 @@ pub enum Action {
 }
 
 /// What a key does to the filter prompt's text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptEdit {
     Insert(char),
+    /// Pasted text, already made one line.
+    InsertText(String),
     /// Delete the last character.
     Backspace,
     /// Delete the last word.

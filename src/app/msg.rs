@@ -15,6 +15,8 @@ pub enum Msg {
     Feed(FeedEvent),
     /// A key was pressed.
     Key(KeyEvent),
+    /// Text was pasted (the terminal sent it bracketed, so its characters are not keys).
+    Paste(String),
     /// The terminal was resized to (columns, rows).
     Resize(u16, u16),
     /// The clock moved on (elapsed times refresh).

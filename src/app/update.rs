@@ -53,6 +53,14 @@ fn apply(app: &mut App, msg: Msg) -> Option<Cmd> {
                 return act(app, action);
             }
         }
+        // A paste is never a string of commands: only the filter prompt takes it, as one line.
+        Msg::Paste(text) => {
+            if app.show_help {
+                app.show_help = false;
+            } else if app.filter_prompt.is_some() {
+                return edit_prompt(app, PromptEdit::InsertText(one_line(&text)));
+            }
+        }
         Msg::Resize(width, height) => {
             app.size = (width, height);
             app.show_help &= layout::fits(Rect::new(0, 0, width, height));
@@ -270,6 +278,7 @@ fn edit_prompt(app: &mut App, edit: PromptEdit) -> Option<Cmd> {
     let prompt = app.filter_prompt.as_mut()?;
     match edit {
         PromptEdit::Insert(c) => prompt.text.push(c),
+        PromptEdit::InsertText(text) => prompt.text.push_str(&text),
         PromptEdit::Backspace => {
             prompt.text.pop();
         }
@@ -304,6 +313,18 @@ fn edit_prompt(app: &mut App, edit: PromptEdit) -> Option<Cmd> {
     apply_filter(app, &text, anchor.as_deref());
     None
 }
+
+/// Pasted text as filter text: controls and line breaks become spaces, and it stops at
+/// [`MAX_PASTE`] characters (a filter is a few words; a paste may be a whole file).
+fn one_line(text: &str) -> String {
+    text.chars()
+        .take(MAX_PASTE)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The most of a paste the filter prompt takes.
+const MAX_PASTE: usize = 1_000;
 
 /// Filters the table by `text`, then selects `prefer` if it is shown.
 fn apply_filter(app: &mut App, text: &str, prefer: Option<&str>) {
@@ -480,6 +501,27 @@ mod tests {
             update(&mut app, key(KeyCode::Char('?')));
         }
         assert_eq!(update(&mut app, ctrl('c')), Some(Cmd::Quit));
+    }
+
+    #[test]
+    fn a_paste_only_types_into_the_filter_prompt() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(5)]);
+        assert_eq!(update(&mut app, Msg::Paste("run_q jjj".into())), None);
+        assert!(!app.should_quit);
+        assert_eq!(app.selected_index(), Some(0));
+        update(&mut app, key(KeyCode::Char('?')));
+        update(&mut app, Msg::Paste("q".into()));
+        assert!(
+            !app.show_help && !app.should_quit,
+            "a paste closes the key list"
+        );
+        update(&mut app, key(KeyCode::Char('/')));
+        update(&mut app, Msg::Paste("run_000\r\n1\t\u{1b}[2J".into()));
+        let prompt = app.filter_prompt.as_ref().unwrap();
+        assert_eq!(prompt.text, "run_000  1  [2J");
+        update(&mut app, Msg::Paste("x".repeat(5_000)));
+        let prompt = app.filter_prompt.as_ref().unwrap();
+        assert_eq!(prompt.text.chars().count(), 15 + MAX_PASTE);
     }
 
     #[test]
