@@ -55,6 +55,15 @@ impl Drop for TerminalGuard {
         // While unwinding from a panic the panic hook has already restored the terminal and
         // printed the report; restoring again would move the cursor back above the report.
         if !std::thread::panicking() {
+            // Blank the alternate screen first: a terminal that grew while it was shown (tmux)
+            // can otherwise leave some of its rows on the normal screen. (Not
+            // `Terminal::clear`: it asks where the cursor is, and the answer would arrive on
+            // the shell's input after the program has gone.)
+            let _ = crossterm::execute!(
+                std::io::stdout(),
+                crossterm::cursor::MoveTo(0, 0),
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+            );
             end_bracketed_paste();
             ratatui::restore();
         }

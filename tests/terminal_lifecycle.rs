@@ -254,6 +254,12 @@ fn assert_restored(out: &[u8]) -> usize {
         off < left,
         "bracketed paste is turned off after the screen is left"
     );
+    // Nothing asks the terminal where the cursor is on the way out: the answer would arrive
+    // on the shell's input once the program has gone.
+    assert!(
+        find(&out[entered..], b"\x1b[6n").is_none(),
+        "a cursor position query, whose answer lands in the shell:\n{text}"
+    );
     left
 }
 

@@ -136,13 +136,17 @@ pub fn prompt_edit(key: &KeyEvent) -> Option<PromptEdit> {
             KeyCode::Char('c') | KeyCode::Char('C') => Some(PromptEdit::Quit),
             KeyCode::Char('u') => Some(PromptEdit::Clear),
             KeyCode::Char('w') | KeyCode::Backspace => Some(PromptEdit::DeleteWord),
+            // ^H: what Backspace sends where the terminal's erase character is ^H.
+            KeyCode::Char('h') => Some(PromptEdit::Backspace),
             _ => None,
         };
     }
+    // As in the table, Alt combinations do nothing (Alt-Enter does not keep the filter).
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        return None;
+    }
     match key.code {
-        KeyCode::Char(c) if !c.is_control() && !key.modifiers.contains(KeyModifiers::ALT) => {
-            Some(PromptEdit::Insert(c))
-        }
+        KeyCode::Char(c) if !c.is_control() => Some(PromptEdit::Insert(c)),
         KeyCode::Backspace => Some(PromptEdit::Backspace),
         KeyCode::Enter => Some(PromptEdit::Apply),
         KeyCode::Esc => Some(PromptEdit::Cancel),
@@ -212,6 +216,11 @@ mod tests {
         assert_eq!(prompt_edit(&ctrl('u')), Some(PromptEdit::Clear));
         assert_eq!(prompt_edit(&ctrl('w')), Some(PromptEdit::DeleteWord));
         assert_eq!(prompt_edit(&ctrl('d')), None);
+        assert_eq!(prompt_edit(&ctrl('h')), Some(PromptEdit::Backspace));
+        let alt = |code| KeyEvent::new(code, KeyModifiers::ALT);
+        assert_eq!(prompt_edit(&alt(KeyCode::Enter)), None);
+        assert_eq!(prompt_edit(&alt(KeyCode::Backspace)), None);
+        assert_eq!(prompt_edit(&alt(KeyCode::Char('x'))), None);
         assert_eq!(prompt_edit(&key(KeyCode::Tab)), None);
     }
 }

@@ -34,6 +34,14 @@ fn apply(app: &mut App, msg: Msg) -> Option<Cmd> {
     match msg {
         Msg::Feed(event) => on_feed(app, event),
         Msg::Key(key) => {
+            // Below the smallest size only a notice is drawn: keys that would act on what
+            // cannot be seen do nothing, and q or Ctrl-C quit (even from the filter prompt).
+            if !layout::fits(Rect::new(0, 0, app.size.0, app.size.1)) {
+                return match keys::action(&key) {
+                    Some(Action::Quit) => act(app, Action::Quit),
+                    _ => None,
+                };
+            }
             // While the prompt is open every key edits it (so `q` types a q).
             if app.filter_prompt.is_some() {
                 return keys::prompt_edit(&key).and_then(|edit| edit_prompt(app, edit));
@@ -535,6 +543,27 @@ mod tests {
         );
         update(&mut app, key(KeyCode::Char('?')));
         assert!(!app.show_help, "not opened there");
+        assert_eq!(update(&mut app, key(KeyCode::Char('q'))), Some(Cmd::Quit));
+    }
+
+    #[test]
+    fn on_a_screen_too_small_to_draw_only_quitting_acts() {
+        let mut app = fixtures::app_after(vec![fixtures::runs_msg(5)]);
+        update(&mut app, Msg::Resize(39, 12));
+        for code in [
+            KeyCode::Char('/'),
+            KeyCode::Char('j'),
+            KeyCode::Enter,
+            KeyCode::Esc,
+        ] {
+            assert_eq!(update(&mut app, key(code)), None);
+        }
+        assert!(app.filter_prompt.is_none() && !app.should_quit);
+        assert_eq!((app.selected_index(), app.focus), (Some(0), Focus::Table));
+        // Even with the prompt open from before the screen shrank, q quits.
+        update(&mut app, Msg::Resize(80, 24));
+        update(&mut app, key(KeyCode::Char('/')));
+        update(&mut app, Msg::Resize(30, 10));
         assert_eq!(update(&mut app, key(KeyCode::Char('q'))), Some(Cmd::Quit));
     }
 

@@ -81,9 +81,10 @@ fn render_hints(hints: &[(&str, &str)], room: usize) -> Line<'static> {
     // Start from a leading space and the last hint, then add the others in order while they fit.
     let mut used = 1 + cost(last);
     let mut shown: Vec<&(&str, &str)> = Vec::new();
+    // A hint that does not fit is skipped; a shorter one after it may still fit.
     for hint in rest {
         if used + cost(hint) > room {
-            break;
+            continue;
         }
         used += cost(hint);
         shown.push(hint);
@@ -192,6 +193,9 @@ mod tests {
             );
             assert!(!line.contains("clear filter"), "{width}: {line:?}");
         }
+        // Where the Esc hint does not fit, the shorter hints after it still show.
+        let line = row_text(footer(&app, 40).backend().buffer(), 0);
+        assert!(line.contains("/ filter  ? keys  q quit"), "{line:?}");
         crate::app::update(&mut app, key(KeyCode::Esc));
         let line = row_text(footer(&app, 120).backend().buffer(), 0);
         assert!(line.contains("Esc clear filter"), "{line:?}");
